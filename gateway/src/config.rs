@@ -71,6 +71,8 @@ pub struct ServerSection {
     pub header_read_timeout_seconds: u64,
     /// An optional plain-HTTP listener for `/healthz`, `/readyz` and `/metrics` only.
     pub ops_listen: Option<SocketAddr>,
+    /// Threads serving requests (default: `TOKIO_WORKER_THREADS`, else one per CPU).
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for ServerSection {
@@ -81,6 +83,7 @@ impl Default for ServerSection {
             handshake_timeout_seconds: 10,
             header_read_timeout_seconds: 10,
             ops_listen: None,
+            worker_threads: None,
         }
     }
 }
@@ -412,6 +415,9 @@ impl Config {
     fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.server.max_connections == 0 {
             return Err(("server.max_connections", "must be at least 1".into()));
+        }
+        if self.server.worker_threads == Some(0) {
+            return Err(("server.worker_threads", "must be at least 1".into()));
         }
         if self.server.handshake_timeout_seconds == 0 {
             return Err((

@@ -108,7 +108,7 @@ pub async fn run(
         servers.spawn(server::serve(
             listener,
             transport,
-            api::agent_router(agent),
+            api::agent::sidecar(agent),
             limits.clone(),
             stopped(),
         ));

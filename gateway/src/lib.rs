@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod metrics;
+pub mod operation;
 pub mod pki;
 pub mod server;
 pub mod service;

@@ -11,6 +11,33 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::operation::Operation;
+
+/// The wire surfaces requests arrive on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    SecretsManager,
+    Agent,
+}
+
+impl Surface {
+    const ALL: [Surface; 2] = [Self::SecretsManager, Self::Agent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretsManager => "secretsmanager",
+            Self::Agent => "agent",
+        }
+    }
+}
+
+/// The metric handles of one (surface, operation) pair, resolved once so the request path
+/// neither hashes label sets nor takes the family's lock.
+struct Resolved {
+    ok: Counter,
+    latency: Histogram,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub surface: &'static str,
@@ -39,6 +66,7 @@ pub struct Metrics {
     pub cache_misses: Counter,
     pub cache_refreshes: Counter,
     pub cache_stale: Counter,
+    resolved: Vec<Resolved>,
 }
 
 pub type SharedMetrics = Arc<Metrics>;
@@ -97,6 +125,23 @@ impl Metrics {
             "Expired values served because the backend failed",
             cache_stale.clone(),
         );
+        let mut resolved = Vec::with_capacity(Surface::ALL.len() * Operation::ALL.len());
+        for surface in Surface::ALL {
+            for operation in Operation::ALL {
+                let (surface, operation) = (surface.as_str(), operation.as_str());
+                let ok = RequestLabels {
+                    surface,
+                    operation,
+                    outcome: "ok",
+                };
+                resolved.push(Resolved {
+                    ok: requests.get_or_create(&ok).clone(),
+                    latency: request_seconds
+                        .get_or_create(&SurfaceLabels { surface, operation })
+                        .clone(),
+                });
+            }
+        }
         Self {
             registry,
             requests,
@@ -106,27 +151,42 @@ impl Metrics {
             cache_misses,
             cache_refreshes,
             cache_stale,
+            resolved,
         }
     }
 
-    /// Records one finished request.
+    /// Records one finished request: `outcome` is the error code of a failed one.
     pub fn request(
         &self,
-        surface: &'static str,
-        operation: &'static str,
-        outcome: &'static str,
+        surface: Surface,
+        operation: Option<Operation>,
+        outcome: Result<(), &'static str>,
         seconds: f64,
     ) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                surface,
-                operation,
-                outcome,
-            })
-            .inc();
-        self.request_seconds
-            .get_or_create(&SurfaceLabels { surface, operation })
-            .observe(seconds);
+        let Some(operation) = operation else {
+            let labels = RequestLabels {
+                surface: surface.as_str(),
+                operation: "Unknown",
+                outcome: outcome.err().unwrap_or("ok"),
+            };
+            self.requests.get_or_create(&labels).inc();
+            return;
+        };
+        let resolved = &self.resolved[surface as usize * Operation::ALL.len() + operation.index()];
+        resolved.latency.observe(seconds);
+        match outcome {
+            Ok(()) => {
+                resolved.ok.inc();
+            }
+            Err(code) => {
+                let labels = RequestLabels {
+                    surface: surface.as_str(),
+                    operation: operation.as_str(),
+                    outcome: code,
+                };
+                self.requests.get_or_create(&labels).inc();
+            }
+        }
     }
 
     pub fn backend_call(&self, operation: &'static str) {

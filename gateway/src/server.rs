@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -56,11 +59,38 @@ pub enum Transport {
     Plain { identity: Option<ClientIdentity> },
 }
 
+/// What a listener serves: an axum `Router`, or any service of the same shape.
+pub trait App:
+    tower::Service<
+        hyper::Request<Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower::Service<
+            hyper::Request<Incoming>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then drains open connections.
-pub async fn serve(
+pub async fn serve<A: App>(
     listener: TcpListener,
     transport: Transport,
-    app: Router,
+    app: A,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -133,15 +163,15 @@ enum Accept {
     Plain(Option<ClientIdentity>),
 }
 
-struct Connection {
+struct Connection<A> {
     transport: Accept,
-    app: Router,
+    app: A,
     builder: Arc<auto::Builder<TokioExecutor>>,
     handshake_timeout: Duration,
     stopping: watch::Receiver<bool>,
 }
 
-impl Connection {
+impl<A: App> Connection<A> {
     async fn run(self, stream: TcpStream, address: SocketAddr) {
         let _ = stream.set_nodelay(true);
         match &self.transport {
@@ -186,20 +216,31 @@ impl Connection {
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        // The connection's span carries who is calling; each request's span, a child of it,
+        // carries the operation and secret. Requests are instrumented with the connection's
+        // span when their own is disabled, so every log line of a request names its caller.
+        let connection_span = match &peer {
+            Some(peer) => {
+                tracing::info_span!("connection", identity = %peer.identity, client = %peer.address)
+            }
+            None => tracing::info_span!("connection", client = %address),
+        };
         let app = self.app.clone();
+        let parent = connection_span.clone();
         let service = tower::service_fn(move |mut request: hyper::Request<Incoming>| {
-            let span = match &peer {
-                Some(peer) => {
-                    request.extensions_mut().insert(Arc::clone(peer));
-                    tracing::info_span!(
-                        "request",
-                        identity = %peer.identity,
-                        client = %peer.address,
-                        operation = tracing::field::Empty,
-                        secret = tracing::field::Empty,
-                    )
-                }
-                None => tracing::info_span!("request", client = %address),
+            if let Some(peer) = &peer {
+                request.extensions_mut().insert(Arc::clone(peer));
+            }
+            let span = tracing::debug_span!(
+                parent: &parent,
+                "request",
+                operation = tracing::field::Empty,
+                secret = tracing::field::Empty,
+            );
+            let span = if span.is_disabled() {
+                parent.clone()
+            } else {
+                span
             };
             app.clone().oneshot(request).instrument(span)
         });

@@ -4,77 +4,42 @@
 //! rule enforced here holds on every surface.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+pub use crate::operation::Operation;
 
 use crate::cache::{CachedSecret, Freshness, SecretCache};
 use crate::metrics::SharedMetrics;
 use crate::store::*;
 use crate::tls::SharedPeer;
 
-/// The Secrets Manager operations the gateway serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Operation {
-    CreateSecret,
-    GetSecretValue,
-    BatchGetSecretValue,
-    PutSecretValue,
-    UpdateSecret,
-    UpdateSecretVersionStage,
-    DescribeSecret,
-    ListSecrets,
-    ListSecretVersionIds,
-    DeleteSecret,
-    RestoreSecret,
-    GetRandomPassword,
-    TagResource,
-    UntagResource,
-}
+/// Names one request in responses and logs: UUID-shaped, unique per process (a random
+/// prefix drawn at start-up and a counter), and cheap enough to mint for every request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestId(u128);
 
-impl Operation {
-    pub const ALL: [Operation; 14] = [
-        Self::CreateSecret,
-        Self::GetSecretValue,
-        Self::BatchGetSecretValue,
-        Self::PutSecretValue,
-        Self::UpdateSecret,
-        Self::UpdateSecretVersionStage,
-        Self::DescribeSecret,
-        Self::ListSecrets,
-        Self::ListSecretVersionIds,
-        Self::DeleteSecret,
-        Self::RestoreSecret,
-        Self::GetRandomPassword,
-        Self::TagResource,
-        Self::UntagResource,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateSecret => "CreateSecret",
-            Self::GetSecretValue => "GetSecretValue",
-            Self::BatchGetSecretValue => "BatchGetSecretValue",
-            Self::PutSecretValue => "PutSecretValue",
-            Self::UpdateSecret => "UpdateSecret",
-            Self::UpdateSecretVersionStage => "UpdateSecretVersionStage",
-            Self::DescribeSecret => "DescribeSecret",
-            Self::ListSecrets => "ListSecrets",
-            Self::ListSecretVersionIds => "ListSecretVersionIds",
-            Self::DeleteSecret => "DeleteSecret",
-            Self::RestoreSecret => "RestoreSecret",
-            Self::GetRandomPassword => "GetRandomPassword",
-            Self::TagResource => "TagResource",
-            Self::UntagResource => "UntagResource",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|op| op.as_str() == name)
+impl RequestId {
+    pub fn next() -> Self {
+        static PREFIX: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(rand::random);
+        Self(u128::from(prefix) << 64 | u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)))
     }
 }
 
-impl fmt::Display for Operation {
+impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        let (high, low) = ((self.0 >> 64) as u64, self.0 as u64);
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            high >> 32,
+            (high >> 16) & 0xffff,
+            high & 0xffff,
+            low >> 48,
+            low & 0xffff_ffff_ffff
+        )
     }
 }
 
@@ -82,7 +47,16 @@ impl fmt::Display for Operation {
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     pub peer: SharedPeer,
-    pub request_id: String,
+    pub request_id: RequestId,
+}
+
+impl RequestContext {
+    pub fn new(peer: SharedPeer) -> Self {
+        Self {
+            peer,
+            request_id: RequestId::next(),
+        }
+    }
 }
 
 /// The secrets operations, as every surface sees them.
@@ -95,6 +69,11 @@ pub struct SecretsService {
 impl SecretsService {
     pub fn new(store: Arc<SecretCache>, metrics: SharedMetrics) -> Self {
         Self { store, metrics }
+    }
+
+    /// The store behind the cache, for callers that are not requests (set-up, rotation).
+    pub fn store(&self) -> &Arc<SecretCache> {
+        &self.store
     }
 
     pub fn metrics(&self) -> &SharedMetrics {
@@ -217,5 +196,19 @@ impl SecretsService {
         request: UntagResourceRequest,
     ) -> StoreResult<Empty> {
         self.store.untag_resource(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_and_uuid_shaped() {
+        let (a, b) = (RequestId::next(), RequestId::next());
+        assert_ne!(a, b);
+        let text = a.to_string();
+        assert_eq!(text.len(), 36);
+        assert!(uuid::Uuid::parse_str(&text).is_ok());
     }
 }

@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -22,6 +22,8 @@ use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::cache::{Encoding, Freshness};
+use crate::metrics::Surface;
+use crate::operation::Operation;
 use crate::service::{RequestContext, SecretsService};
 use crate::store::{
     GetSecretValueRequest, GetSecretValueResponse, SecretBytes, SecretText, StoreError,
@@ -130,32 +132,49 @@ fn admit(headers: &HeaderMap, method: &Method, token: &str) -> Result<(), Refusa
 }
 
 /// `/secretsmanager/get?secretId=…`
-pub async fn get_by_query(
-    State(state): State<AgentState>,
-    Extension(peer): Extension<SharedPeer>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    respond(&state, peer, &method, &headers, || {
-        parse_query(query.as_deref(), None)
+pub async fn get_by_query(State(state): State<AgentState>, request: Request) -> Response {
+    let (request, _) = request.into_parts();
+    respond(&state, &request, |query| parse_query(query, None)).await
+}
+
+/// `/v1/<secretId>`
+pub async fn get_by_path(State(state): State<AgentState>, request: Request) -> Response {
+    let (request, _) = request.into_parts();
+    respond(&state, &request, |query| {
+        parse_path_query(request.uri.path(), query)
     })
     .await
 }
 
-/// `/v1/<secretId>`
-pub async fn get_by_path(
-    State(state): State<AgentState>,
-    Extension(peer): Extension<SharedPeer>,
-    method: Method,
-    headers: HeaderMap,
-    Path(secret_id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    respond(&state, peer, &method, &headers, || {
-        parse_query(query.as_deref(), Some(secret_id))
+fn parse_path_query(path: &str, query: Option<&str>) -> Result<AgentQuery, Refusal> {
+    let encoded = path.strip_prefix("/v1/").unwrap_or_default();
+    let secret_id = percent_encoding::percent_decode_str(encoded)
+        .decode_utf8_lossy()
+        .into_owned();
+    parse_query(query, Some(secret_id).filter(|id| !id.is_empty()))
+}
+
+/// The loopback sidecar listener: the Agent's routes dispatched by path, without a router,
+/// because this listener serves nothing else and is the hot path of sidecar deployments.
+pub fn sidecar(state: AgentState) -> impl crate::server::App {
+    let state = Arc::new(state);
+    tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let state = Arc::clone(&state);
+        async move {
+            let (parts, _) = request.into_parts();
+            let path = parts.uri.path();
+            let response = if path == "/ping" {
+                ping().await.into_response()
+            } else if path == "/secretsmanager/get" {
+                respond(&state, &parts, |query| parse_query(query, None)).await
+            } else if path.starts_with("/v1/") {
+                respond(&state, &parts, |query| parse_path_query(path, query)).await
+            } else {
+                Refusal(StatusCode::NOT_FOUND, "Not found".into()).into_response()
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        }
     })
-    .await
 }
 
 /// `/ping`: the Agent's health check, without a token.
@@ -165,21 +184,20 @@ pub async fn ping() -> &'static str {
 
 async fn respond(
     state: &AgentState,
-    peer: SharedPeer,
-    method: &Method,
-    headers: &HeaderMap,
-    parse: impl FnOnce() -> Result<AgentQuery, Refusal>,
+    request: &Parts,
+    parse: impl FnOnce(Option<&str>) -> Result<AgentQuery, Refusal>,
 ) -> Response {
     let started = Instant::now();
     tracing::Span::current().record("operation", tracing::field::display("GetSecretValue"));
-    let metrics = Arc::clone(state.service.metrics());
     let outcome = async {
-        admit(headers, method, &state.token)?;
-        let query = parse()?;
-        let ctx = RequestContext {
-            peer,
-            request_id: uuid::Uuid::new_v4().to_string(),
-        };
+        admit(&request.headers, &request.method, &state.token)?;
+        let query = parse(request.uri.query())?;
+        let peer = request
+            .extensions
+            .get::<SharedPeer>()
+            .cloned()
+            .ok_or_else(|| Refusal(StatusCode::FORBIDDEN, "No caller identity".into()))?;
+        let ctx = RequestContext::new(peer);
         let freshness = if query.refresh_now {
             Freshness::Refresh
         } else {
@@ -197,7 +215,7 @@ async fn respond(
             .map_err(service_error)
     }
     .await;
-    let (response, label) = match outcome {
+    let (response, outcome) = match outcome {
         Ok(secret) => {
             let body = secret.encoded(Encoding::AgentJson, encode);
             let mut response = Response::new(Body::from(body));
@@ -205,14 +223,14 @@ async fn respond(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            (response, "ok")
+            (response, Ok(()))
         }
-        Err((response, label)) => (response, label),
+        Err((response, code)) => (response, Err(code)),
     };
-    metrics.request(
-        "agent",
-        "GetSecretValue",
-        label,
+    state.service.metrics().request(
+        Surface::Agent,
+        Some(Operation::GetSecretValue),
+        outcome,
         started.elapsed().as_secs_f64(),
     );
     response

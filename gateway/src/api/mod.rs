@@ -54,5 +54,5 @@ async fn not_found() -> Response {
         code: "UnknownOperationException",
         message: "No such resource: Secrets Manager requests are POST /.".into(),
     };
-    error.into_response(&uuid::Uuid::new_v4().to_string())
+    error.into_response(crate::service::RequestId::next())
 }

@@ -8,9 +8,8 @@
 use std::future::Future;
 use std::time::Instant;
 
-use axum::Extension;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
@@ -19,7 +18,8 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::cache::{Encoding, Freshness};
-use crate::service::{Operation, RequestContext, SecretsService};
+use crate::metrics::Surface;
+use crate::service::{Operation, RequestContext, RequestId, SecretsService};
 use crate::store::{ErrorCode, StoreError};
 use crate::tls::SharedPeer;
 
@@ -85,7 +85,7 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    pub fn into_response(self, request_id: &str) -> Response {
+    pub fn into_response(self, request_id: RequestId) -> Response {
         let body = serde_json::to_vec(&ErrorBody {
             code: self.code,
             message: &self.message,
@@ -100,38 +100,37 @@ impl ApiError {
     }
 }
 
-fn insert_request_id(headers: &mut HeaderMap, request_id: &str) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
+fn insert_request_id(headers: &mut HeaderMap, request_id: RequestId) {
+    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
         headers.insert("x-amzn-RequestId", value);
     }
 }
 
 /// `POST /`: one Secrets Manager operation.
-pub async fn handle(
-    State(service): State<SecretsService>,
-    Extension(peer): Extension<SharedPeer>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn handle(State(service): State<SecretsService>, request: Request) -> Response {
     let started = Instant::now();
-    let ctx = RequestContext {
-        peer,
-        request_id: uuid::Uuid::new_v4().to_string(),
+    let (parts, body) = request.into_parts();
+    let Some(peer) = parts.extensions.get::<SharedPeer>().cloned() else {
+        return ApiError::client("AccessDeniedException", "No caller identity.")
+            .into_response(RequestId::next());
     };
-    let operation = operation(&headers);
-    let label = operation.as_ref().map_or("Unknown", |op| op.as_str());
-    tracing::Span::current().record("operation", tracing::field::display(label));
+    let ctx = RequestContext::new(peer);
+    let operation = operation(&parts.headers);
+    let known = operation.as_ref().ok().copied();
+    if let Some(operation) = known {
+        tracing::Span::current().record("operation", tracing::field::display(operation));
+    }
     let result = match operation {
-        Ok(operation) => match read_body(&headers, body).await {
+        Ok(operation) => match read_body(&parts.headers, body).await {
             Ok(body) => dispatch(&service, &ctx, operation, &body).await,
             Err(err) => Err(err),
         },
         Err(err) => Err(err),
     };
-    let outcome = result.as_ref().map_or_else(|err| err.code, |_| "ok");
+    let outcome = result.as_ref().map(|_| ()).map_err(|err| err.code);
     service.metrics().request(
-        "secretsmanager",
-        label,
+        Surface::SecretsManager,
+        known,
         outcome,
         started.elapsed().as_secs_f64(),
     );
@@ -141,7 +140,7 @@ pub async fn handle(
             let mut response = Response::new(Body::from(json));
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-            insert_request_id(headers, &ctx.request_id);
+            insert_request_id(headers, ctx.request_id);
             response
         }
         Err(err) => {
@@ -150,7 +149,7 @@ pub async fn handle(
             } else {
                 tracing::debug!(code = err.code, "request refused");
             }
-            err.into_response(&ctx.request_id)
+            err.into_response(ctx.request_id)
         }
     }
 }

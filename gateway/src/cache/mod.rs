@@ -123,7 +123,7 @@ pub struct SecretCache {
     store: Arc<dyn SecretStore>,
     settings: CacheSettings,
     metrics: SharedMetrics,
-    entries: moka::future::Cache<Key, Arc<CachedSecret>>,
+    entries: moka::future::Cache<Key, Arc<CachedSecret>, ahash::RandomState>,
     index: Index,
     in_flight: Mutex<HashMap<(Key, u64), Fetch>>,
     /// Bumped by every invalidation; a fetch that started under an older generation is
@@ -154,7 +154,7 @@ impl SecretCache {
                     }
                 }
             })
-            .build();
+            .build_with_hasher(ahash::RandomState::new());
         Arc::new(Self {
             store,
             settings,
