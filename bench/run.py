@@ -103,7 +103,7 @@ class Client:
                 response = self.connection.getresponse()
                 body = response.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionError):
+            except (http.client.RemoteDisconnected, ConnectionError, ssl.SSLError):
                 self.connection.close()
                 self.connection = self.connect()
                 if attempt == 2:

@@ -25,6 +25,8 @@ def make_gateway(tmp_path):
     yield make
     for gateway in started:
         gateway.kill()
+    leaks = [leak for gateway in started for leak in gateway.find_leaks()]
+    assert not leaks, "secret values in logs or audit records:\n" + "\n".join(leaks)
 
 
 @pytest.fixture

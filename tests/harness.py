@@ -17,6 +17,44 @@ REPO = Path(__file__).resolve().parent.parent
 READY = re.compile(r"ready listen=(\S+)")
 AGENT_READY = re.compile(r"agent_listen=(\S+)")
 START_TIMEOUT = 30.0
+# Debug level for the gateway's own modules, so the leak check reads every line it can log.
+DEFAULT_LOG = "info,secrets_gateway=debug"
+
+# Every secret value and random password that went through a test client, so that the
+# gateways' logs and audit trails can be searched for them (see `find_leaks`).
+SECRET_VALUES: set[str] = set()
+# Shorter values would match ordinary log text by chance.
+MIN_CHECKED_LENGTH = 8
+
+
+def remember_secret(value) -> None:
+    """Registers a value that must never appear in a log or audit line."""
+    if isinstance(value, (bytes, bytearray)):
+        import base64
+
+        SECRET_VALUES.add(base64.b64encode(value).decode())
+        try:
+            value = value.decode()
+        except UnicodeDecodeError:
+            return
+    if isinstance(value, str) and len(value) >= MIN_CHECKED_LENGTH:
+        SECRET_VALUES.add(value)
+
+
+def _remember_request_values(params, **_):
+    for member in ("SecretString", "SecretBinary"):
+        if member in params:
+            remember_secret(params[member])
+
+
+def _remember_response_values(parsed, **_):
+    if not isinstance(parsed, dict):
+        return
+    for member in ("SecretString", "SecretBinary", "RandomPassword"):
+        if member in parsed:
+            remember_secret(parsed[member])
+    for value in parsed.get("SecretValues", []):
+        _remember_response_values(value)
 
 
 def binary() -> Path:
@@ -80,7 +118,7 @@ class Gateway:
         stdout = open(self.log_dir / f"stdout.{self.starts}.log", "w")
         stderr_path = self.log_dir / f"stderr.{self.starts}.log"
         stderr = open(stderr_path, "w")
-        env = {**os.environ, "RUST_LOG": os.environ.get("SG_TEST_LOG", "info"), **self.env}
+        env = {**os.environ, "RUST_LOG": os.environ.get("SG_TEST_LOG", DEFAULT_LOG), **self.env}
         self.process = subprocess.Popen(self.command(), stdout=stdout, stderr=stderr, env=env)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -142,11 +180,36 @@ class Gateway:
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
 
+    @property
+    def audit_path(self) -> Path:
+        """Where dev mode, and the test configurations, write the audit trail."""
+        return self.data_dir / "audit.log"
+
+    def audit(self) -> list[dict]:
+        import json
+
+        if not self.audit_path.exists():
+            return []
+        return [json.loads(line) for line in self.audit_path.read_text().splitlines() if line]
+
+    def find_leaks(self) -> list[str]:
+        """Lines of the logs and the audit trail that contain a registered secret value."""
+        texts = [p for p in sorted(self.log_dir.glob("*.log"))]
+        if self.audit_path.exists():
+            texts.append(self.audit_path)
+        leaks = []
+        for path in texts:
+            for line in path.read_text(errors="replace").splitlines():
+                for value in SECRET_VALUES:
+                    if value in line:
+                        leaks.append(f"{path.name}: a secret value of {len(value)} characters in: {line[:200]}")
+        return leaks
+
     # -- clients --------------------------------------------------------------------------
 
     def client(self, cert: tuple[str, str] | None = None, **config):
         config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
-        return boto3.client(
+        client = boto3.client(
             "secretsmanager",
             region_name="us-east-1",
             endpoint_url=self.url,
@@ -155,6 +218,24 @@ class Gateway:
             verify=self.ca,
             config=botocore.config.Config(client_cert=cert or self.client_cert, **config),
         )
+        client.meta.events.register("provide-client-params.secretsmanager.*", _remember_request_values)
+        client.meta.events.register("after-call.secretsmanager.*", _remember_response_values)
+        return client
+
+
+# The statement that lets the development client do everything, for configuration-mode tests
+# (dev mode has it built in).
+DEV_CLIENT_POLICY = """
+[[policy.statement]]
+sid = "dev-client"
+effect = "allow"
+identities = ["spiffe://secrets-gateway.dev/client"]
+actions = ["secretsmanager:*"]
+secrets = ["*"]
+
+[audit]
+file = "audit.log"
+"""
 
 
 def free_port() -> int:

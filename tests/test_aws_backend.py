@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import AWS_ENV
+from harness import DEV_CLIENT_POLICY
 
 
 def aws_config(proxy, ttl=60, refresh_ahead=15, max_stale=900, agent_token_file=None):
@@ -34,7 +35,7 @@ timeout_seconds = 3
 ttl_seconds = {ttl}
 refresh_ahead_seconds = {refresh_ahead}
 max_stale_seconds = {max_stale}
-{agent}"""
+{agent}{DEV_CLIENT_POLICY}"""
 
 
 @pytest.fixture

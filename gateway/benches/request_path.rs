@@ -9,6 +9,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
 use secrets_gateway::api;
 use secrets_gateway::api::agent::AgentState;
+use secrets_gateway::audit::{AuditLog, AuditSink};
+use secrets_gateway::authz::{Authorizer, PolicySource, StatementSpec};
 use secrets_gateway::cache::{CacheSettings, SecretCache};
 use secrets_gateway::metrics::Metrics;
 use secrets_gateway::service::SecretsService;
@@ -18,6 +20,32 @@ use secrets_gateway::store::{CreateSecretRequest, SecretStore as _, SecretText};
 use secrets_gateway::tls::{ClientIdentity, IdentityKind, Peer};
 use tower::ServiceExt as _;
 use zeroize::Zeroizing;
+
+/// A policy of realistic size: the caller's statement is the last of several.
+const POLICY: &str = r#"
+[[statement]]
+effect = "allow"
+identities = ["spiffe://bench/other-*"]
+actions = ["secretsmanager:*"]
+secrets = ["other/*"]
+
+[[statement]]
+effect = "deny"
+identities = ["*"]
+actions = ["secretsmanager:DeleteSecret"]
+secrets = ["prod/*"]
+
+[[statement]]
+effect = "allow"
+identities = ["spiffe://bench/client"]
+actions = ["secretsmanager:GetSecretValue", "secretsmanager:Describe*"]
+secrets = ["bench/*"]
+"#;
+
+#[derive(serde::Deserialize)]
+struct Policy {
+    statement: Vec<StatementSpec>,
+}
 
 fn request_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -37,7 +65,14 @@ fn request_path(c: &mut Criterion) {
         CacheSettings::default(),
         Arc::clone(&metrics),
     );
-    let service = SecretsService::new(cache, metrics);
+    let authz = Authorizer::new(PolicySource {
+        statements: toml::from_str::<Policy>(POLICY).unwrap().statement,
+        file: None,
+    })
+    .unwrap();
+    let audit_file = dir.path().join("audit.log");
+    let audit = AuditLog::open(AuditSink::File(audit_file)).unwrap();
+    let service = SecretsService::new(cache, metrics, Arc::new(authz), Arc::new(audit));
     runtime.block_on(async {
         service
             .store()

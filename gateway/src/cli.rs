@@ -64,6 +64,10 @@ struct ServeArgs {
     /// the token in AWS_TOKEN (a file://PATH value names a file holding it).
     #[arg(long, value_name = "ADDR", requires = "dev")]
     agent_listen: Option<SocketAddr>,
+    /// Development mode: a policy file whose statements are added to the development
+    /// client's, re-read when it changes and on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "dev")]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +131,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
             let mut config = Config::dev(&args.data_dir, listen);
             config.store.backend = args.backend;
+            config.policy.file = args.policy.clone();
             if args.agent_listen.is_some() || std::env::var_os(DEV_AGENT_TOKEN_ENV).is_some() {
                 config.agent.token_env = Some(DEV_AGENT_TOKEN_ENV.into());
                 config.agent.listen = args.agent_listen;

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::audit::AuditSink;
+use crate::authz::{Effect, PolicySource, StatementSpec};
 use crate::cache::CacheSettings;
 use crate::pki::{self, DevPki};
 use crate::store::arn::ArnScope;
@@ -56,6 +58,45 @@ pub struct Config {
     pub agent: AgentSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub policy: PolicySection,
+    #[serde(default)]
+    pub audit: AuditSection,
+}
+
+/// Who may do what. With neither statements nor a file, every request is denied.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySection {
+    /// A file of `[[statement]]` tables, re-read when it changes and on SIGHUP.
+    pub file: Option<PathBuf>,
+    /// Statements fixed for the life of the process, evaluated with the file's.
+    pub statement: Vec<StatementSpec>,
+}
+
+impl PolicySection {
+    pub fn source(&self) -> PolicySource {
+        PolicySource {
+            statements: self.statement.clone(),
+            file: self.file.clone(),
+        }
+    }
+}
+
+/// Where the audit trail goes: a file (reopened on SIGHUP, for log rotation), else stdout.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    pub file: Option<PathBuf>,
+}
+
+impl AuditSection {
+    pub fn sink(&self) -> AuditSink {
+        match &self.file {
+            Some(path) => AuditSink::File(path.clone()),
+            None => AuditSink::Stdout,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -73,6 +114,8 @@ pub struct ServerSection {
     pub ops_listen: Option<SocketAddr>,
     /// Threads serving requests (default: `TOKIO_WORKER_THREADS`, else one per CPU).
     pub worker_threads: Option<usize>,
+    /// How often the policy file and the TLS files are checked for changes.
+    pub reload_interval_seconds: u64,
 }
 
 impl Default for ServerSection {
@@ -84,6 +127,7 @@ impl Default for ServerSection {
             header_read_timeout_seconds: 10,
             ops_listen: None,
             worker_threads: None,
+            reload_interval_seconds: 2,
         }
     }
 }
@@ -219,6 +263,19 @@ pub struct AgentSection {
 }
 
 pub const DEFAULT_AGENT_IDENTITY: &str = "agent-sidecar";
+
+/// Dev mode's policy: the development client certificate may do everything (and so may the
+/// loopback Agent listener, which acts as it); any other identity is denied until a policy
+/// file (`serve --dev --policy FILE`) names it.
+fn dev_statements() -> Vec<StatementSpec> {
+    vec![StatementSpec {
+        sid: Some("dev-client".into()),
+        effect: Effect::Allow,
+        identities: vec![pki::DEV_CLIENT_SPIFFE_ID.into()],
+        actions: vec!["secretsmanager:*".into()],
+        secrets: vec!["*".into()],
+    }]
+}
 
 impl AgentSection {
     /// Reads the token, if the endpoint is configured. An empty token is an error: it would
@@ -379,6 +436,13 @@ impl Config {
             cache: CacheSection::default(),
             agent: AgentSection::default(),
             log: LogSection::default(),
+            policy: PolicySection {
+                file: None,
+                statement: dev_statements(),
+            },
+            audit: AuditSection {
+                file: Some(data_dir.join("audit.log")),
+            },
         }
     }
 
@@ -410,6 +474,12 @@ impl Config {
         }
         resolve(&mut self.store.embedded.path);
         resolve(&mut self.store.embedded.master_key_file);
+        if let Some(file) = &mut self.policy.file {
+            resolve(file);
+        }
+        if let Some(file) = &mut self.audit.file {
+            resolve(file);
+        }
     }
 
     fn validate(&self) -> Result<(), (&'static str, String)> {
@@ -418,6 +488,15 @@ impl Config {
         }
         if self.server.worker_threads == Some(0) {
             return Err(("server.worker_threads", "must be at least 1".into()));
+        }
+        if self.server.reload_interval_seconds == 0 {
+            return Err((
+                "server.reload_interval_seconds",
+                "must be at least 1".into(),
+            ));
+        }
+        if let Err(err) = self.policy.source().load() {
+            return Err(("policy", crate::error_chain(&err)));
         }
         if self.server.handshake_timeout_seconds == 0 {
             return Err((

@@ -10,17 +10,20 @@ use anyhow::{Context as _, anyhow};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api;
 use crate::api::agent::AgentState;
+use crate::audit::AuditLog;
+use crate::authz::Authorizer;
 use crate::cache::SecretCache;
 use crate::config::{Backend, Config, DEFAULT_AGENT_IDENTITY};
 use crate::metrics::Metrics;
+use crate::reload::{Reloadable, Reloader};
 use crate::server::{self, Transport};
 use crate::service::SecretsService;
 use crate::store::SecretStore;
 use crate::store::aws::AwsStore;
 use crate::store::embedded::EmbeddedStore;
-use crate::tls::{ClientIdentity, IdentityKind};
-use crate::{api, tls};
+use crate::tls::{ClientIdentity, IdentityKind, LiveTlsConfig};
 
 /// How often secrets past their recovery window are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(600);
@@ -51,7 +54,18 @@ pub async fn run(
         Backend::Aws => Arc::new(AwsStore::connect(&config.store.aws.settings()).await),
     };
     let cache = SecretCache::new(store, config.cache.settings(), Arc::clone(&metrics));
-    let service = SecretsService::new(cache, metrics);
+    let authz =
+        Arc::new(Authorizer::new(config.policy.source()).context("cannot load the policy")?);
+    if authz.policy().is_empty() {
+        tracing::warn!("the policy has no statements: every request will be denied");
+    }
+    let audit = Arc::new(AuditLog::open(config.audit.sink()).context("cannot open the audit log")?);
+    let service = SecretsService::new(
+        cache,
+        Arc::clone(&metrics),
+        Arc::clone(&authz),
+        Arc::clone(&audit),
+    );
     let token = config
         .agent
         .token()
@@ -62,7 +76,16 @@ pub async fn run(
     });
 
     let tls_config =
-        tls::server_config(&config.tls.files()).context("cannot load the TLS material")?;
+        Arc::new(LiveTlsConfig::load(config.tls.files()).context("cannot load the TLS material")?);
+    let reloader = Reloader::new(
+        vec![
+            Reloadable::Policy(authz),
+            Reloadable::Tls(Arc::clone(&tls_config)),
+        ],
+        audit,
+        metrics,
+    );
+    tokio::spawn(reloader.run(Duration::from_secs(config.server.reload_interval_seconds)));
     let limits = server::Limits {
         max_connections: config.server.max_connections,
         handshake_timeout: Duration::from_secs(config.server.handshake_timeout_seconds),

@@ -57,6 +57,14 @@ pub struct SurfaceLabels {
     pub operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    /// What was reloaded: `policy` or `tls`.
+    pub what: &'static str,
+    /// `ok` or `rejected` (the material in force was kept).
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -66,6 +74,8 @@ pub struct Metrics {
     pub cache_misses: Counter,
     pub cache_refreshes: Counter,
     pub cache_stale: Counter,
+    pub audit_failures: Counter,
+    pub reloads: Family<ReloadLabels, Counter>,
     resolved: Vec<Resolved>,
 }
 
@@ -125,6 +135,18 @@ impl Metrics {
             "Expired values served because the backend failed",
             cache_stale.clone(),
         );
+        let audit_failures = Counter::default();
+        registry.register(
+            "audit_failures",
+            "Requests refused because their audit record could not be written",
+            audit_failures.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "reloads",
+            "Reloads of the policy and the TLS material",
+            reloads.clone(),
+        );
         let mut resolved = Vec::with_capacity(Surface::ALL.len() * Operation::ALL.len());
         for surface in Surface::ALL {
             for operation in Operation::ALL {
@@ -151,6 +173,8 @@ impl Metrics {
             cache_misses,
             cache_refreshes,
             cache_stale,
+            audit_failures,
+            reloads,
             resolved,
         }
     }

@@ -59,6 +59,21 @@ impl Operation {
         }
     }
 
+    /// Whether the operation changes a secret.
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            Self::CreateSecret
+                | Self::PutSecretValue
+                | Self::UpdateSecret
+                | Self::UpdateSecretVersionStage
+                | Self::DeleteSecret
+                | Self::RestoreSecret
+                | Self::TagResource
+                | Self::UntagResource
+        )
+    }
+
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|op| op.as_str() == name)
     }

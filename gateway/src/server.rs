@@ -49,6 +49,12 @@ impl TlsSource for Arc<ServerConfig> {
     }
 }
 
+impl TlsSource for Arc<crate::tls::LiveTlsConfig> {
+    fn current(&self) -> Arc<ServerConfig> {
+        crate::tls::LiveTlsConfig::current(self)
+    }
+}
+
 /// How a listener learns who its callers are.
 #[derive(Clone)]
 pub enum Transport {

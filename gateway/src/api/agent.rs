@@ -188,16 +188,27 @@ async fn respond(
     parse: impl FnOnce(Option<&str>) -> Result<AgentQuery, Refusal>,
 ) -> Response {
     let started = Instant::now();
-    tracing::Span::current().record("operation", tracing::field::display("GetSecretValue"));
+    let operation = Operation::GetSecretValue;
+    tracing::Span::current().record("operation", tracing::field::display(operation));
     let outcome = async {
-        admit(&request.headers, &request.method, &state.token)?;
-        let query = parse(request.uri.query())?;
         let peer = request
             .extensions
             .get::<SharedPeer>()
             .cloned()
             .ok_or_else(|| Refusal(StatusCode::FORBIDDEN, "No caller identity".into()))?;
-        let ctx = RequestContext::new(peer);
+        let ctx = RequestContext::new(peer, Surface::Agent);
+        let admitted = admit(&request.headers, &request.method, &state.token)
+            .and_then(|()| parse(request.uri.query()));
+        let query = match admitted {
+            Ok(query) => query,
+            Err(refusal) => {
+                state
+                    .service
+                    .audit_refused(&ctx, Some(operation), refusal.code())
+                    .map_err(service_error)?;
+                return Err(refusal.into());
+            }
+        };
         let freshness = if query.refresh_now {
             Freshness::Refresh
         } else {
@@ -229,7 +240,7 @@ async fn respond(
     };
     state.service.metrics().request(
         Surface::Agent,
-        Some(Operation::GetSecretValue),
+        Some(operation),
         outcome,
         started.elapsed().as_secs_f64(),
     );
@@ -264,9 +275,22 @@ fn service_error(err: StoreError) -> (Response, &'static str) {
     (response, label)
 }
 
+impl Refusal {
+    /// The label of a refusal in metrics and the audit trail.
+    fn code(&self) -> &'static str {
+        match self.0 {
+            StatusCode::FORBIDDEN => "BadToken",
+            StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowed",
+            StatusCode::NOT_FOUND => "NotFound",
+            _ => "BadRequest",
+        }
+    }
+}
+
 impl From<Refusal> for (Response, &'static str) {
     fn from(refusal: Refusal) -> Self {
-        (refusal.into_response(), "Refused")
+        let code = refusal.code();
+        (refusal.into_response(), code)
     }
 }
 

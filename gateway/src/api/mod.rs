@@ -49,10 +49,10 @@ fn agent_routes<S>(agent: AgentState) -> Router<S> {
 }
 
 async fn not_found() -> Response {
-    let error = sm::ApiError {
-        status: StatusCode::NOT_FOUND,
-        code: "UnknownOperationException",
-        message: "No such resource: Secrets Manager requests are POST /.".into(),
-    };
+    let error = sm::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        "No such resource: Secrets Manager requests are POST /.",
+    );
     error.into_response(crate::service::RequestId::next())
 }

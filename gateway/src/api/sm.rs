@@ -49,15 +49,23 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Whether the service has audited the request already (its errors are), or it was
+    /// refused before reaching an operation and still needs its audit record.
+    audited: bool,
 }
 
 impl ApiError {
-    fn client(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
+            status,
             code,
             message: message.into(),
+            audited: false,
         }
+    }
+
+    fn client(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 }
 
@@ -72,6 +80,7 @@ impl From<StoreError> for ApiError {
             status,
             code: err.code.as_str(),
             message: err.message,
+            audited: true,
         }
     }
 }
@@ -114,19 +123,25 @@ pub async fn handle(State(service): State<SecretsService>, request: Request) -> 
         return ApiError::client("AccessDeniedException", "No caller identity.")
             .into_response(RequestId::next());
     };
-    let ctx = RequestContext::new(peer);
+    let ctx = RequestContext::new(peer, Surface::SecretsManager);
     let operation = operation(&parts.headers);
     let known = operation.as_ref().ok().copied();
     if let Some(operation) = known {
         tracing::Span::current().record("operation", tracing::field::display(operation));
     }
-    let result = match operation {
+    let mut result = match operation {
         Ok(operation) => match read_body(&parts.headers, body).await {
             Ok(body) => dispatch(&service, &ctx, operation, &body).await,
             Err(err) => Err(err),
         },
         Err(err) => Err(err),
     };
+    if let Err(err) = &result
+        && !err.audited
+        && let Err(unaudited) = service.audit_refused(&ctx, known, err.code)
+    {
+        result = Err(unaudited.into());
+    }
     let outcome = result.as_ref().map(|_| ()).map_err(|err| err.code);
     service.metrics().request(
         Surface::SecretsManager,
@@ -187,10 +202,12 @@ fn operation(headers: &HeaderMap) -> Result<Operation, ApiError> {
 }
 
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    let too_large = || ApiError {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        code: "RequestEntityTooLargeException",
-        message: format!("The request body exceeds the limit of {BODY_LIMIT} bytes."),
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            format!("The request body exceeds the limit of {BODY_LIMIT} bytes."),
+        )
     };
     // A declared length over the limit is refused before a byte of the body is read.
     let declared = headers

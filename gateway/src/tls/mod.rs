@@ -9,6 +9,7 @@ mod identity;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
@@ -141,4 +142,36 @@ fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
         });
     }
     Ok(crls)
+}
+
+/// The server configuration in force, rebuilt from its files on [`LiveTlsConfig::reload`].
+/// Each handshake takes the configuration current at that moment, so open connections keep
+/// the one they were made with.
+pub struct LiveTlsConfig {
+    files: TlsFiles,
+    current: ArcSwap<ServerConfig>,
+}
+
+impl LiveTlsConfig {
+    pub fn load(files: TlsFiles) -> Result<Self, TlsError> {
+        let config = server_config(&files)?;
+        Ok(Self {
+            files,
+            current: ArcSwap::new(config),
+        })
+    }
+
+    pub fn files(&self) -> &TlsFiles {
+        &self.files
+    }
+
+    pub fn current(&self) -> Arc<ServerConfig> {
+        self.current.load_full()
+    }
+
+    /// Rebuilds the configuration; on error the one in force stays.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        self.current.store(server_config(&self.files)?);
+        Ok(())
+    }
 }
