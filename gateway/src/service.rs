@@ -104,9 +104,7 @@ impl<'a> Subject<'a> {
             ..self
         }
     }
-}
 
-impl<'a> Subject<'a> {
     /// This subject, with `fallback`'s fields where this one has none.
     fn or(self, fallback: Subject<'a>) -> Subject<'a> {
         Subject {
@@ -341,6 +339,7 @@ impl SecretsService {
                 .is_allowed();
             if !allowed && error.error_code != ErrorCode::AccessDenied.as_str() {
                 // Not being allowed to read a secret must not tell whether it exists.
+                self.write_audit_denied(ctx, operation.as_str(), Subject::named(name), None)?;
                 error.error_code = ErrorCode::AccessDenied.as_str().into();
                 error.message = denied_message(ctx, read, &error.secret_id);
             }
