@@ -495,9 +495,6 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
-        if let Err(err) = self.policy.source().load() {
-            return Err(("policy", crate::error_chain(&err)));
-        }
         if self.server.handshake_timeout_seconds == 0 {
             return Err((
                 "server.handshake_timeout_seconds",

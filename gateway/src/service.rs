@@ -90,9 +90,13 @@ impl<'a> Subject<'a> {
     }
 
     fn of(secret: &'a SecretRef) -> Self {
+        Self::at(&secret.name, &secret.arn)
+    }
+
+    fn at(name: &'a str, arn: &'a str) -> Self {
         Self {
-            secret: Some(&secret.name),
-            arn: Some(&secret.arn),
+            secret: Some(name),
+            arn: Some(arn),
             ..Self::default()
         }
     }
@@ -150,21 +154,13 @@ impl Audited for PutSecretValueResponse {
 
 impl Audited for DescribeSecretResponse {
     fn subject(&self) -> Subject<'_> {
-        Subject {
-            secret: Some(&self.metadata.name),
-            arn: Some(&self.metadata.arn),
-            ..Subject::default()
-        }
+        Subject::at(&self.metadata.name, &self.metadata.arn)
     }
 }
 
 impl Audited for ListSecretVersionIdsResponse {
     fn subject(&self) -> Subject<'_> {
-        Subject {
-            secret: Some(&self.name),
-            arn: Some(&self.arn),
-            ..Subject::default()
-        }
+        Subject::at(&self.name, &self.arn)
     }
 }
 
@@ -296,20 +292,9 @@ impl SecretsService {
         request: BatchGetSecretValueRequest,
     ) -> StoreResult<BatchGetSecretValueResponse> {
         let operation = Operation::BatchGetSecretValue;
-        self.authorize_some(ctx, operation)?;
-        let mut response = match self.store.batch_get_secret_value(request).await {
-            Ok(response) => response,
-            Err(err) => {
-                self.write_audit(
-                    ctx,
-                    operation.as_str(),
-                    Subject::default(),
-                    Err(err.code.as_str()),
-                    None,
-                )?;
-                return Err(err);
-            }
-        };
+        let mut response = self
+            .filtered(ctx, operation, self.store.batch_get_secret_value(request))
+            .await?;
         let policy = self.authz.policy();
         let read = Operation::GetSecretValue;
         let mut values = Vec::with_capacity(response.secret_values.len());
@@ -424,20 +409,9 @@ impl SecretsService {
         request: ListSecretsRequest,
     ) -> StoreResult<ListSecretsResponse> {
         let operation = Operation::ListSecrets;
-        self.authorize_some(ctx, operation)?;
-        let mut response = match self.store.list_secrets(request).await {
-            Ok(response) => response,
-            Err(err) => {
-                self.write_audit(
-                    ctx,
-                    operation.as_str(),
-                    Subject::default(),
-                    Err(err.code.as_str()),
-                    None,
-                )?;
-                return Err(err);
-            }
-        };
+        let mut response = self
+            .filtered(ctx, operation, self.store.list_secrets(request))
+            .await?;
         let policy = self.authz.policy();
         let mut listed = Vec::with_capacity(response.secret_list.len());
         for entry in std::mem::take(&mut response.secret_list) {
@@ -445,11 +419,7 @@ impl SecretsService {
             if let Decision::Allow { sid } =
                 policy.decide(ctx.identity(), operation, Resource::Secret(name))
             {
-                let subject = Subject {
-                    secret: Some(name),
-                    arn: Some(&entry.metadata.arn),
-                    ..Subject::default()
-                };
+                let subject = Subject::at(name, &entry.metadata.arn);
                 self.write_audit(ctx, operation.as_str(), subject, Ok(()), Some(&sid))?;
                 listed.push(entry);
             }
@@ -633,6 +603,29 @@ impl SecretsService {
             ErrorCode::AccessDenied,
             denied_message(ctx, operation, secret.unwrap_or("*")),
         ))
+    }
+
+    /// Runs an operation whose answer is then filtered secret by secret (ListSecrets,
+    /// BatchGetSecretValue): refused when no statement could allow any secret, audited here
+    /// only when it fails, since its caller audits each secret it returns.
+    async fn filtered<T>(
+        &self,
+        ctx: &RequestContext,
+        operation: Operation,
+        run: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        self.authorize_some(ctx, operation)?;
+        let result = run.await;
+        if let Err(err) = &result {
+            self.write_audit(
+                ctx,
+                operation.as_str(),
+                Subject::default(),
+                Err(err.code.as_str()),
+                None,
+            )?;
+        }
+        result
     }
 
     /// Refuses an operation filtered secret by secret when no statement could allow any.
