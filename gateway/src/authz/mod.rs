@@ -20,8 +20,9 @@ pub enum AuthzError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("policy file {path}: {source}")]
-    File { path: PathBuf, source: PolicyError },
+    /// The problem is part of the message, not a source, so error chains name it once.
+    #[error("policy file {path}: {problem}")]
+    File { path: PathBuf, problem: PolicyError },
     #[error("policy: {0}")]
     Inline(PolicyError),
 }
@@ -50,9 +51,9 @@ fn load_file(path: &Path, first_index: usize) -> Result<Policy, AuthzError> {
         path: path.to_owned(),
         source,
     })?;
-    let file_err = |source| AuthzError::File {
+    let file_err = |problem| AuthzError::File {
         path: path.to_owned(),
-        source,
+        problem,
     };
     let specs = Policy::parse_file(&text).map_err(file_err)?;
     Policy::new(&specs, first_index).map_err(file_err)
