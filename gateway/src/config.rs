@@ -3,6 +3,7 @@
 //! Unknown keys are errors (a typo must not silently fall back to a default), relative paths are
 //! resolved against the file's directory, and every error names the key at fault.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use crate::audit::AuditSink;
 use crate::authz::{Effect, PolicySource, StatementSpec};
 use crate::cache::CacheSettings;
 use crate::pki::{self, DevPki};
+use crate::plugins::{Grant, HostPattern, HostSettings, PluginSpec};
 use crate::store::arn::ArnScope;
 use crate::store::aws::AwsSettings;
 use crate::store::embedded::{EmbeddedConfig, MasterKeySource};
@@ -62,6 +64,153 @@ pub struct Config {
     pub policy: PolicySection,
     #[serde(default)]
     pub audit: AuditSection,
+    #[serde(default)]
+    pub plugins: PluginsSection,
+    /// The rotation plugins, `[[plugin]]` in the file.
+    #[serde(default, rename = "plugin")]
+    pub plugin: Vec<PluginEntry>,
+}
+
+/// The plugin host as a whole.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// Where compiled components are kept (`secrets-gateway plugin precompile` fills it).
+    pub cache_dir: PathBuf,
+    /// The most memory any one plugin may be given.
+    pub max_memory_mib: u32,
+    /// Plugin steps that run at once; more wait their turn.
+    pub max_concurrent_steps: u32,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        let defaults = HostSettings::default();
+        Self {
+            cache_dir: PathBuf::from("plugin-cache"),
+            max_memory_mib: defaults.max_memory_mib,
+            max_concurrent_steps: defaults.max_concurrent_steps,
+        }
+    }
+}
+
+impl PluginsSection {
+    pub fn host_settings(&self) -> HostSettings {
+        HostSettings {
+            cache_dir: Some(self.cache_dir.clone()),
+            max_memory_mib: self.max_memory_mib,
+            max_concurrent_steps: self.max_concurrent_steps,
+        }
+    }
+}
+
+/// One rotation plugin: its component, its pin, its limits and its grant.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    pub name: String,
+    pub file: PathBuf,
+    /// The component's sha256 (`secrets-gateway plugin check FILE` prints it).
+    pub sha256: String,
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: u32,
+    #[serde(default = "default_step_timeout_seconds")]
+    pub step_timeout_seconds: u64,
+    #[serde(default)]
+    pub sql_hosts: Vec<String>,
+    #[serde(default)]
+    pub http_hosts: Vec<String>,
+    #[serde(default)]
+    pub master_secrets: Vec<String>,
+    #[serde(default)]
+    pub master_secret_read: bool,
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+fn default_memory_mib() -> u32 {
+    PluginSpec::DEFAULT_MEMORY_MIB
+}
+
+fn default_step_timeout_seconds() -> u64 {
+    PluginSpec::DEFAULT_STEP_TIMEOUT.as_secs()
+}
+
+impl PluginEntry {
+    /// The plugin host's view of the entry; the host patterns were checked by validation.
+    pub fn spec(&self) -> Result<PluginSpec, String> {
+        let patterns = |hosts: &[String]| {
+            hosts
+                .iter()
+                .map(|host| host.parse::<HostPattern>())
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(PluginSpec {
+            name: self.name.clone(),
+            file: self.file.clone(),
+            sha256: Some(self.sha256.clone()),
+            memory_mib: self.memory_mib,
+            step_timeout: Duration::from_secs(self.step_timeout_seconds),
+            grant: Grant {
+                sql_hosts: patterns(&self.sql_hosts).map_err(|err| format!("sql_hosts: {err}"))?,
+                http_hosts: patterns(&self.http_hosts)
+                    .map_err(|err| format!("http_hosts: {err}"))?,
+                master_secrets: self.master_secrets.clone(),
+                master_secret_read: self.master_secret_read,
+            },
+            settings: self
+                .settings
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        })
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let name = &self.name;
+        let plain_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !plain_name {
+            return Err((
+                "plugin.name",
+                format!("{name:?}: use lowercase letters, digits, - and _ (at most 64)"),
+            ));
+        }
+        if self.sha256.len() != 64 || !self.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err((
+                "plugin.sha256",
+                format!(
+                    "plugin {name}: must be 64 hex digits; `secrets-gateway plugin check {}` \
+                     prints it",
+                    self.file.display()
+                ),
+            ));
+        }
+        if self.memory_mib == 0 {
+            return Err((
+                "plugin.memory_mib",
+                format!("plugin {name}: must be at least 1"),
+            ));
+        }
+        if self.step_timeout_seconds == 0 {
+            return Err((
+                "plugin.step_timeout_seconds",
+                format!("plugin {name}: must be at least 1"),
+            ));
+        }
+        if self.master_secret_read && self.master_secrets.is_empty() {
+            return Err((
+                "plugin.master_secret_read",
+                format!("plugin {name}: needs master_secrets to name the secrets it may read"),
+            ));
+        }
+        self.spec()
+            .map(drop)
+            .map_err(|problem| ("plugin", format!("plugin {name}: {problem}")))
+    }
 }
 
 /// Who may do what. With neither statements nor a file, every request is denied.
@@ -443,6 +592,11 @@ impl Config {
             audit: AuditSection {
                 file: Some(data_dir.join("audit.log")),
             },
+            plugins: PluginsSection {
+                cache_dir: data_dir.join("plugin-cache"),
+                ..PluginsSection::default()
+            },
+            plugin: Vec::new(),
         }
     }
 
@@ -479,6 +633,10 @@ impl Config {
         }
         if let Some(file) = &mut self.audit.file {
             resolve(file);
+        }
+        resolve(&mut self.plugins.cache_dir);
+        for plugin in &mut self.plugin {
+            resolve(&mut plugin.file);
         }
     }
 
@@ -549,7 +707,37 @@ impl Config {
         if self.cache.max_entries == 0 {
             return Err(("cache.max_entries", "must be at least 1".into()));
         }
+        self.validate_plugins()?;
         self.validate_agent()
+    }
+
+    fn validate_plugins(&self) -> Result<(), (&'static str, String)> {
+        if self.plugins.max_memory_mib == 0 {
+            return Err(("plugins.max_memory_mib", "must be at least 1".into()));
+        }
+        if self.plugins.max_concurrent_steps == 0 {
+            return Err(("plugins.max_concurrent_steps", "must be at least 1".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for plugin in &self.plugin {
+            plugin.validate()?;
+            if plugin.memory_mib > self.plugins.max_memory_mib {
+                return Err((
+                    "plugin.memory_mib",
+                    format!(
+                        "plugin {}: {} is over plugins.max_memory_mib ({})",
+                        plugin.name, plugin.memory_mib, self.plugins.max_memory_mib
+                    ),
+                ));
+            }
+            if !names.insert(plugin.name.as_str()) {
+                return Err((
+                    "plugin.name",
+                    format!("{:?} is configured twice", plugin.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The Agent listener is guarded by its token alone, so it must not leave the host.
@@ -619,6 +807,18 @@ mod tests {
         let account = format!("{MINIMAL}\n[store.embedded]\naccount_id = \"12\"\n");
         let err = chain(Config::parse(&account, Path::new("g.toml")));
         assert!(err.contains("store.embedded.account_id"), "{err}");
+
+        let unpinned = format!("{MINIMAL}\n[[plugin]]\nname = \"pg\"\nfile = \"pg.wasm\"\n");
+        let err = chain(Config::parse(&unpinned, Path::new("g.toml")));
+        assert!(err.contains("sha256"), "{err}");
+
+        let digest = "ab".repeat(32);
+        let bad_host = format!(
+            "{MINIMAL}\n[[plugin]]\nname = \"pg\"\nfile = \"pg.wasm\"\nsha256 = \"{digest}\"\n\
+             sql_hosts = [\"db:port\"]\n"
+        );
+        let err = chain(Config::parse(&bad_host, Path::new("g.toml")));
+        assert!(err.contains("plugin pg: sql_hosts"), "{err}");
 
         let missing = "[server]\n";
         let err = chain(Config::parse(missing, Path::new("g.toml")));

@@ -17,6 +17,7 @@ use crate::authz::Authorizer;
 use crate::cache::SecretCache;
 use crate::config::{Backend, Config, DEFAULT_AGENT_IDENTITY};
 use crate::metrics::Metrics;
+use crate::plugins::{Plugin, PluginHost};
 use crate::reload::{Reloadable, Reloader};
 use crate::server::{self, Transport};
 use crate::service::SecretsService;
@@ -75,6 +76,7 @@ pub async fn run(
         token: Arc::new(token),
     });
 
+    let plugins = load_plugins(&config).await?;
     let tls_config =
         Arc::new(LiveTlsConfig::load(config.tls.files()).context("cannot load the TLS material")?);
     let reloader = Reloader::new(
@@ -158,8 +160,34 @@ pub async fn run(
         let _ = stop.send(true);
     });
     while servers.join_next().await.is_some() {}
+    drop(plugins);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads every configured plugin, refusing to start if one cannot be: a plugin whose pin,
+/// imports or limits are wrong would otherwise fail only when its first rotation is due.
+async fn load_plugins(config: &Config) -> anyhow::Result<Vec<Plugin>> {
+    if config.plugin.is_empty() {
+        return Ok(Vec::new());
+    }
+    let settings = config.plugins.host_settings();
+    let entries = config.plugin.clone();
+    // Compiling a component is CPU work of up to seconds; keep it off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let host = PluginHost::new(&settings)?;
+        entries
+            .iter()
+            .map(|entry| {
+                let spec = entry
+                    .spec()
+                    .map_err(|problem| anyhow!("plugin {}: {problem}", entry.name))?;
+                Ok(host.load(spec)?)
+            })
+            .collect()
+    })
+    .await
+    .context("loading the plugins panicked")?
 }
 
 async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {

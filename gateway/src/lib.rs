@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod metrics;
 pub mod operation;
 pub mod pki;
+pub mod plugins;
 pub mod reload;
 pub mod server;
 pub mod service;

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, Backend, Config, LogFormat};
 use crate::{daemon, pki};
 
+mod plugin;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "secrets-gateway",
@@ -29,6 +31,9 @@ enum Command {
     /// Manage a development PKI (CA, server and client certificates).
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Check, precompile and try out rotation plugins.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 #[derive(Debug, Args)]
@@ -104,12 +109,16 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Pki(command) => run_pki(command),
+        Command::Plugin(command) => plugin::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("secrets-gateway: {err:#}");
-            ExitCode::FAILURE
+            match err.downcast_ref::<plugin::StepFailed>() {
+                Some(_) => ExitCode::from(plugin::STEP_FAILED_EXIT),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -181,7 +190,7 @@ fn runtime(configured: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime>
         .context("cannot start the async runtime")
 }
 
-fn init_logging(format: LogFormat, level: &str) {
+pub(crate) fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
