@@ -66,3 +66,26 @@ AWS_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+def _database(server):
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL that checks passwords (scram-sha-256), one per test module."""
+    from databases import Postgres
+
+    yield from _database(Postgres())
+
+
+@pytest.fixture(scope="module")
+def mariadb():
+    """A throwaway MariaDB that checks passwords, one per test module."""
+    from databases import MariaDB
+
+    yield from _database(MariaDB())

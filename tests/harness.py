@@ -66,6 +66,26 @@ def binary() -> Path:
     return target / "debug" / "secrets-gateway"
 
 
+# `secrets-gateway plugin run-step` exits with this when the step ran and failed.
+STEP_FAILED = 3
+
+
+def plugin_path(name: str) -> Path:
+    """A plugin scripts/build-plugins built: in SG_PLUGIN_DIR, else `$CARGO_TARGET_DIR/plugins`,
+    else the build scripts' default target directory."""
+    explicit = os.environ.get("SG_PLUGIN_DIR")
+    if explicit:
+        directory = Path(explicit)
+    elif os.environ.get("CARGO_TARGET_DIR"):
+        directory = Path(os.environ["CARGO_TARGET_DIR"]) / "plugins"
+    else:
+        directory = Path.home() / ".cache" / "secrets-gateway" / "target" / "plugins"
+    path = directory / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no plugin {path}: run scripts/build-plugins, or set SG_PLUGIN_DIR")
+    return path
+
+
 def run_cli(*args: str, check: bool = True, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(binary()), *args],

@@ -18,8 +18,9 @@ use crate::plugins::{
 };
 use crate::store::SecretText;
 
-/// The exit code of `run-step` when the step itself failed (the plugin loaded and ran).
-pub const STEP_FAILED_EXIT: u8 = 2;
+/// The exit code of `run-step` when the step itself failed (the plugin loaded and ran); 1 is
+/// any other error and 2 a usage error, as clap has it.
+pub const STEP_FAILED_EXIT: u8 = 3;
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
