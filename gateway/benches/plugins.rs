@@ -80,7 +80,9 @@ fn load(c: &mut Criterion) {
         }
     };
     let mut group = c.benchmark_group("plugin load (probe, 177 KB)");
-    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("cold: compiled", |b| {
         b.iter_batched(
             clear_cache,

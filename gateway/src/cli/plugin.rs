@@ -191,7 +191,7 @@ impl SecretLookup for FileSecrets {
     async fn secret_string(&self, id: &str) -> Result<SecretText, String> {
         self.0
             .get(id)
-            .map(|secret| SecretText::new(secret.expose()))
+            .cloned()
             .ok_or_else(|| format!("{id} is not among the context file's secrets"))
     }
 }

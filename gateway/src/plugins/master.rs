@@ -16,7 +16,7 @@ pub(super) enum Refusal {
 /// The master secret of the step's rotation, fetched once per step and learnt by the redactor.
 pub(super) async fn fetch(scope: &mut StepScope) -> Result<SecretText, Refusal> {
     if let Some(master) = &scope.master {
-        return Ok(SecretText::new(master.expose()));
+        return Ok(master.clone());
     }
     let id = master_arn(scope)?;
     if !scope.grant.allows_master(&id) {
@@ -30,7 +30,7 @@ pub(super) async fn fetch(scope: &mut StepScope) -> Result<SecretText, Refusal> 
         .await
         .map_err(|problem| Refusal::Unavailable(format!("master secret {id}: {problem}")))?;
     scope.redactor.learn_secret_string(master.expose());
-    scope.master = Some(SecretText::new(master.expose()));
+    scope.master = Some(master.clone());
     Ok(master)
 }
 

@@ -159,7 +159,7 @@ impl HostState {
         let version = |version: &Option<SecretText>, label: &str| {
             version
                 .as_ref()
-                .map(|secret| (SecretText::new(secret.expose()), false))
+                .map(|secret| (secret.clone(), false))
                 .ok_or_else(|| Error::BadSecret(format!("there is no {label} version")))
         };
         match principal {

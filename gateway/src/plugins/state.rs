@@ -77,7 +77,7 @@ impl HostState {
         let secret_string = |version: &Option<super::SecretVersion>| {
             version
                 .as_ref()
-                .map(|version| SecretText::new(version.secret_string.expose()))
+                .map(|version| version.secret_string.clone())
         };
         Self {
             wasi,
