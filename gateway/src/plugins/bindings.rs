@@ -15,4 +15,4 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use secrets_gateway::rotation::{log, master_secret, password, sql, types};
+pub use self::secrets_gateway::rotation::{log, master_secret, password, sql, types};
