@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -71,8 +72,8 @@ STEP_FAILED = 3
 
 
 def plugin_path(name: str) -> Path:
-    """A plugin scripts/build-plugins built: in SG_PLUGIN_DIR, else `$CARGO_TARGET_DIR/plugins`,
-    else the build scripts' default target directory."""
+    """A plugin, or a test fixture, scripts/build-plugins built: in SG_PLUGIN_DIR, else
+    `$CARGO_TARGET_DIR/plugins`, else the build scripts' default target directory."""
     explicit = os.environ.get("SG_PLUGIN_DIR")
     if explicit:
         directory = Path(explicit)
@@ -80,10 +81,10 @@ def plugin_path(name: str) -> Path:
         directory = Path(os.environ["CARGO_TARGET_DIR"]) / "plugins"
     else:
         directory = Path.home() / ".cache" / "secrets-gateway" / "target" / "plugins"
-    path = directory / name
-    if not path.is_file():
-        raise FileNotFoundError(f"no plugin {path}: run scripts/build-plugins, or set SG_PLUGIN_DIR")
-    return path
+    for path in (directory / name, directory / "fixtures" / name):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"no plugin {name} in {directory}: run scripts/build-plugins, or set SG_PLUGIN_DIR")
 
 
 def run_cli(*args: str, check: bool = True, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -95,6 +96,26 @@ def run_cli(*args: str, check: bool = True, env: dict | None = None, timeout: fl
         env={**os.environ, **(env or {})},
         timeout=timeout,
     )
+
+
+def secret_version(version_id: str, stage: str, fields: dict) -> dict:
+    """One version of a `plugin run-step` context file, with `fields` as its SecretString."""
+    return {"version_id": version_id, "stages": [stage], "secret_string": json.dumps(fields, ensure_ascii=False)}
+
+
+def run_plugin_step(plugin: str, step: str, context: dict, directory: Path, *flags: str,
+                    hidden=()) -> subprocess.CompletedProcess:
+    """Runs `step` of the built plugin `plugin` with `context`, written to `directory`, granted
+    what `flags` say; checks that no value of `hidden`, as it is or JSON-escaped, appears in
+    what the command printed."""
+    path = directory / "context.json"
+    path.write_text(json.dumps(context, ensure_ascii=False))
+    result = run_cli("plugin", "run-step", str(plugin_path(plugin)), "--step", step, "--context", str(path),
+                     *flags, check=False)
+    for value in hidden:
+        for form in {value, json.dumps(value)[1:-1]}:
+            assert form not in result.stdout + result.stderr, f"a password in what {step} printed"
+    return result
 
 
 class StartFailed(Exception):

@@ -163,3 +163,12 @@ def test_a_request_to_a_host_outside_the_grant_fails_the_step_and_says_why(tmp_p
     result = run_step(tmp_path, "setSecret", "set-secret=http", "url=http://127.0.0.1:8/")
     assert result.returncode == STEP_FAILED
     assert "refused: HTTP request to 127.0.0.1:8: not in the plugin's http_hosts" in result.stderr
+
+
+def test_dev_mode_loads_every_plugin_of_a_directory_under_its_file_name(make_gateway):
+    plugins = plugin_path("postgres-single-user.wasm").parent
+    gateway = make_gateway(args=["--plugin-dir", str(plugins)])
+    loaded = set(re.findall(r"plugin loaded plugin=([\w-]+)", gateway.logs()))
+    assert {"postgres-single-user", "postgres-alternating-users", "minimal"} <= loaded, gateway.logs()
+    # The test fixtures live apart, so a development gateway never loads them.
+    assert not {"probe", "foreign-import"} & loaded

@@ -71,6 +71,36 @@ pub struct Config {
     pub plugin: Vec<PluginEntry>,
 }
 
+/// Development mode's plugins: every component in `dir` under its file name, pinned to the
+/// file as it is now, granted databases and HTTP services on loopback and any master secret.
+pub fn dev_plugins(dir: &Path) -> std::io::Result<Vec<PluginEntry>> {
+    let loopback = || vec!["127.0.0.1".into(), "::1".into(), "localhost".into()];
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let file = entry?.path();
+        let Some(name) = file.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        if file.extension().is_none_or(|extension| extension != "wasm") {
+            continue;
+        }
+        entries.push(PluginEntry {
+            name: name.to_owned(),
+            sha256: crate::plugins::file_sha256(&file)?,
+            file,
+            memory_mib: default_memory_mib(),
+            step_timeout_seconds: default_step_timeout_seconds(),
+            sql_hosts: loopback(),
+            http_hosts: loopback(),
+            master_secrets: vec!["*".into()],
+            master_secret_read: false,
+            settings: BTreeMap::new(),
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
 /// The plugin host as a whole.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -73,6 +73,10 @@ struct ServeArgs {
     /// client's, re-read when it changes and on SIGHUP.
     #[arg(long, value_name = "FILE", requires = "dev")]
     policy: Option<PathBuf>,
+    /// Development mode: load every component in DIR as a plugin named by its file name,
+    /// granted databases and HTTP services on loopback and any master secret.
+    #[arg(long, value_name = "DIR", requires = "dev")]
+    plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +145,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let mut config = Config::dev(&args.data_dir, listen);
             config.store.backend = args.backend;
             config.policy.file = args.policy.clone();
+            if let Some(dir) = &args.plugin_dir {
+                config.plugin = config::dev_plugins(dir).with_context(|| {
+                    format!("cannot read the plugin directory {}", dir.display())
+                })?;
+            }
             if args.agent_listen.is_some() || std::env::var_os(DEV_AGENT_TOKEN_ENV).is_some() {
                 config.agent.token_env = Some(DEV_AGENT_TOKEN_ENV.into());
                 config.agent.listen = args.agent_listen;

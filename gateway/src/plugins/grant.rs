@@ -42,7 +42,8 @@ impl Grant {
     }
 }
 
-/// `host` (any port) or `host:port`; an IPv6 address is written in brackets, `[::1]:5432`.
+/// `host` (any port) or `host:port`; an IPv6 address with a port is written in brackets,
+/// `[::1]:5432`.
 /// Host names compare without regard to case, and are not resolved: `localhost` does not grant
 /// `127.0.0.1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +67,9 @@ impl FromStr for HostPattern {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || format!("{text:?} is not a host or host:port");
-        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, port) = if text.parse::<std::net::Ipv6Addr>().is_ok() {
+            (text, None)
+        } else if let Some(rest) = text.strip_prefix('[') {
             let (host, after) = rest.split_once(']').ok_or_else(invalid)?;
             match after {
                 "" => (host, None),
@@ -125,6 +128,7 @@ mod tests {
         assert!(pattern("DB.internal").matches("db.internal", 1));
         assert!(pattern("[::1]:3306").matches("::1", 3306));
         assert!(pattern("[::1]:3306").matches("[::1]", 3306));
+        assert!(pattern("::1").matches("::1", 5432));
         assert!(!pattern("localhost").matches("127.0.0.1", 80));
     }
 
@@ -134,7 +138,7 @@ mod tests {
             "",
             ":80",
             "host:port",
-            "::1:80",
+            "fe80::1::2",
             "a b",
             "host:99999",
             "[::1",

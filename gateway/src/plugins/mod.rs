@@ -583,6 +583,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes))
 }
 
+/// The sha256 of a component file, in hex, as the `sha256` pin of its configuration.
+pub fn file_sha256(file: &Path) -> std::io::Result<String> {
+    Ok(sha256_hex(&std::fs::read(file)?))
+}
+
 /// A loaded plugin, cheap to clone.
 #[derive(Clone)]
 pub struct Plugin {

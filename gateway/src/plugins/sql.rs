@@ -207,6 +207,24 @@ impl sql::Host for HostState {
                 ))));
             }
         };
+        if let Some(current) = fallback {
+            // The master may only act on its own server: a masterarn naming another server's
+            // superuser would create the clone there.
+            let rotated = match Endpoint::parse(current, None) {
+                Ok(rotated) => rotated,
+                Err(problem) => {
+                    return Ok(Err(Error::BadSecret(format!(
+                        "the Current secret: {problem}"
+                    ))));
+                }
+            };
+            if !rotated.host.eq_ignore_ascii_case(&endpoint.host) || rotated.port != endpoint.port {
+                return Ok(Err(Error::BadSecret(format!(
+                    "the master secret is for {}:{}, not {}:{}, the rotated secret's server",
+                    endpoint.host, endpoint.port, rotated.host, rotated.port
+                ))));
+            }
+        }
         if !self.scope.grant.allows_sql(&endpoint.host, endpoint.port) {
             let refusal = format!(
                 "SQL connection to {}:{}: not in the plugin's sql_hosts",

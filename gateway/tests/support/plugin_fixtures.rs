@@ -6,21 +6,20 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The component of the plugin crate `name` without its `-plugin` suffix (`probe`, `minimal`,
-/// `foreign-import`): from `$SG_PLUGIN_DIR`, which `scripts/test` fills, or else built now by
-/// `scripts/build-plugins` into a target directory of its own.
+/// `foreign-import`), among the plugins or the test fixtures: from `$SG_PLUGIN_DIR`, which
+/// `scripts/test` fills, or else built now by `scripts/build-plugins` into a target directory
+/// of its own.
 pub fn plugin(name: &str) -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| match std::env::var_os("SG_PLUGIN_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => build(),
     });
-    let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/build-plugins",
-        path.display()
-    );
-    path
+    let file = format!("{name}.wasm");
+    [dir.join(&file), dir.join("fixtures").join(&file)]
+        .into_iter()
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("no {file} in {}: run scripts/build-plugins", dir.display()))
 }
 
 fn build() -> PathBuf {
