@@ -68,6 +68,11 @@ pub struct Record<'a> {
     /// The policy statement that allowed or denied the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statement: Option<&'a str>,
+    /// For a rotation's records: the step (createSecret, …) and the plugin that ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<&'a str>,
     pub latency_ms: f64,
 }
 
@@ -169,6 +174,8 @@ mod tests {
             outcome,
             error: None,
             statement: Some("a-reads"),
+            step: None,
+            plugin: None,
             latency_ms: 0.25,
         }
     }

@@ -18,6 +18,7 @@ use crate::authz::{Effect, PolicySource, StatementSpec};
 use crate::cache::CacheSettings;
 use crate::pki::{self, DevPki};
 use crate::plugins::{Grant, HostPattern, HostSettings, PluginSpec};
+use crate::rotation::RetryPolicy;
 use crate::store::arn::ArnScope;
 use crate::store::aws::AwsSettings;
 use crate::store::embedded::{EmbeddedConfig, MasterKeySource};
@@ -66,6 +67,8 @@ pub struct Config {
     pub audit: AuditSection,
     #[serde(default)]
     pub plugins: PluginsSection,
+    #[serde(default)]
+    pub rotation: RotationSection,
     /// The rotation plugins, `[[plugin]]` in the file.
     #[serde(default, rename = "plugin")]
     pub plugin: Vec<PluginEntry>,
@@ -99,6 +102,37 @@ pub fn dev_plugins(dir: &Path) -> std::io::Result<Vec<PluginEntry>> {
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// How failed rotations are retried.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RotationSection {
+    /// Attempts of one rotation, the first included; after the last, or after a fatal error,
+    /// the pending version is discarded.
+    pub retry_attempts: u32,
+    /// The delay before the first retry, doubling up to five minutes.
+    pub retry_delay_seconds: f64,
+}
+
+impl Default for RotationSection {
+    fn default() -> Self {
+        let defaults = RetryPolicy::default();
+        Self {
+            retry_attempts: defaults.attempts,
+            retry_delay_seconds: defaults.first_delay.as_secs_f64(),
+        }
+    }
+}
+
+impl RotationSection {
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            attempts: self.retry_attempts,
+            first_delay: Duration::from_secs_f64(self.retry_delay_seconds),
+            ..RetryPolicy::default()
+        }
+    }
 }
 
 /// The plugin host as a whole.
@@ -627,6 +661,7 @@ impl Config {
                 ..PluginsSection::default()
             },
             plugin: Vec::new(),
+            rotation: RotationSection::default(),
         }
     }
 
@@ -738,6 +773,15 @@ impl Config {
             return Err(("cache.max_entries", "must be at least 1".into()));
         }
         self.validate_plugins()?;
+        if self.rotation.retry_attempts == 0 {
+            return Err(("rotation.retry_attempts", "must be at least 1".into()));
+        }
+        if !(0.0..=300.0).contains(&self.rotation.retry_delay_seconds) {
+            return Err((
+                "rotation.retry_delay_seconds",
+                "must be between 0 and 300".into(),
+            ));
+        }
         self.validate_agent()
     }
 

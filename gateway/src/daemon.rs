@@ -19,6 +19,7 @@ use crate::config::{Backend, Config, DEFAULT_AGENT_IDENTITY};
 use crate::metrics::Metrics;
 use crate::plugins::{Plugin, PluginHost};
 use crate::reload::{Reloadable, Reloader};
+use crate::rotation::Rotations;
 use crate::server::{self, Transport};
 use crate::service::SecretsService;
 use crate::store::SecretStore;
@@ -61,12 +62,21 @@ pub async fn run(
         tracing::warn!("the policy has no statements: every request will be denied");
     }
     let audit = Arc::new(AuditLog::open(config.audit.sink()).context("cannot open the audit log")?);
+    let plugins = load_plugins(&config).await?;
+    let rotations = Rotations::new(
+        Arc::clone(&cache) as Arc<dyn SecretStore>,
+        plugins,
+        Arc::clone(&audit),
+        Arc::clone(&metrics),
+        config.rotation.retry_policy(),
+    );
     let service = SecretsService::new(
         cache,
         Arc::clone(&metrics),
         Arc::clone(&authz),
         Arc::clone(&audit),
-    );
+    )
+    .with_rotations(Arc::clone(&rotations));
     let token = config
         .agent
         .token()
@@ -76,7 +86,6 @@ pub async fn run(
         token: Arc::new(token),
     });
 
-    let plugins = load_plugins(&config).await?;
     let tls_config =
         Arc::new(LiveTlsConfig::load(config.tls.files()).context("cannot load the TLS material")?);
     let reloader = Reloader::new(
@@ -153,6 +162,11 @@ pub async fn run(
         tracing::info!(ops_listen = %listening.ops.unwrap_or(address), "operations endpoints listening (plain HTTP)");
     }
 
+    match rotations.resume_unfinished().await {
+        Ok(0) => {}
+        Ok(resumed) => tracing::info!(resumed, "resumed unfinished rotations"),
+        Err(err) => tracing::warn!(error = %err, "cannot look for unfinished rotations"),
+    }
     on_ready(listening);
     tracing::info!(listen = %listening.main, "ready");
     tokio::spawn(async move {
@@ -160,7 +174,6 @@ pub async fn run(
         let _ = stop.send(true);
     });
     while servers.join_next().await.is_some() {}
-    drop(plugins);
     tracing::info!("stopped");
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod operation;
 pub mod pki;
 pub mod plugins;
 pub mod reload;
+pub mod rotation;
 pub mod server;
 pub mod service;
 pub mod store;

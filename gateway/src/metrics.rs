@@ -65,6 +65,18 @@ pub struct ReloadLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RotationLabels {
+    pub plugin: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    pub plugin: String,
+    pub step: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -76,10 +88,19 @@ pub struct Metrics {
     pub cache_stale: Counter,
     pub audit_failures: Counter,
     pub reloads: Family<ReloadLabels, Counter>,
+    pub rotations: Family<RotationLabels, Counter>,
+    pub rotation_step_seconds: Family<StepLabels, Histogram>,
     resolved: Vec<Resolved>,
 }
 
 pub type SharedMetrics = Arc<Metrics>;
+
+fn step_histogram() -> Histogram {
+    // 100 µs to ~100 s: a step waits on a database or an API.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        100e-6, 2.5, 16,
+    ))
+}
 
 fn latency_histogram() -> Histogram {
     // 50 µs to ~3 s.
@@ -147,6 +168,20 @@ impl Metrics {
             "Reloads of the policy and the TLS material",
             reloads.clone(),
         );
+        let rotations = Family::<RotationLabels, Counter>::default();
+        registry.register(
+            "rotations",
+            "Rotations by plugin and outcome (succeeded, failed)",
+            rotations.clone(),
+        );
+        let rotation_step_seconds = Family::<StepLabels, Histogram>::new_with_constructor(
+            step_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "rotation_step_duration_seconds",
+            "Rotation steps by plugin and step",
+            rotation_step_seconds.clone(),
+        );
         let mut resolved = Vec::with_capacity(Surface::ALL.len() * Operation::ALL.len());
         for surface in Surface::ALL {
             for operation in Operation::ALL {
@@ -175,8 +210,29 @@ impl Metrics {
             cache_stale,
             audit_failures,
             reloads,
+            rotations,
+            rotation_step_seconds,
             resolved,
         }
+    }
+
+    /// A rotation ended: `outcome` is succeeded or failed.
+    pub fn rotation(&self, plugin: &str, outcome: &'static str) {
+        let labels = RotationLabels {
+            plugin: plugin.to_owned(),
+            outcome,
+        };
+        self.rotations.get_or_create(&labels).inc();
+    }
+
+    pub fn rotation_step(&self, plugin: &str, step: &'static str, seconds: f64) {
+        let labels = StepLabels {
+            plugin: plugin.to_owned(),
+            step,
+        };
+        self.rotation_step_seconds
+            .get_or_create(&labels)
+            .observe(seconds);
     }
 
     /// Records one finished request: `outcome` is the error code of a failed one.

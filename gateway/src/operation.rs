@@ -20,10 +20,12 @@ pub enum Operation {
     GetRandomPassword,
     TagResource,
     UntagResource,
+    RotateSecret,
+    CancelRotateSecret,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 16] = [
         Self::CreateSecret,
         Self::GetSecretValue,
         Self::BatchGetSecretValue,
@@ -38,6 +40,8 @@ impl Operation {
         Self::GetRandomPassword,
         Self::TagResource,
         Self::UntagResource,
+        Self::RotateSecret,
+        Self::CancelRotateSecret,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,8 @@ impl Operation {
             Self::GetRandomPassword => "GetRandomPassword",
             Self::TagResource => "TagResource",
             Self::UntagResource => "UntagResource",
+            Self::RotateSecret => "RotateSecret",
+            Self::CancelRotateSecret => "CancelRotateSecret",
         }
     }
 
@@ -71,6 +77,8 @@ impl Operation {
                 | Self::RestoreSecret
                 | Self::TagResource
                 | Self::UntagResource
+                | Self::RotateSecret
+                | Self::CancelRotateSecret
         )
     }
 

@@ -16,6 +16,7 @@ use crate::audit::{self, AuditLog, Outcome, Record};
 use crate::authz::{Authorizer, Decision, Resource};
 use crate::cache::{CachedSecret, Freshness, SecretCache};
 use crate::metrics::{SharedMetrics, Surface};
+use crate::rotation::Rotations;
 use crate::store::*;
 use crate::tls::SharedPeer;
 
@@ -170,6 +171,12 @@ impl Audited for DeleteSecretResponse {
     }
 }
 
+impl Audited for RotateSecretResponse {
+    fn subject(&self) -> Subject<'_> {
+        Subject::at(&self.name, &self.arn).version(self.version_id.as_deref(), &[])
+    }
+}
+
 impl Audited for Empty {
     fn subject(&self) -> Subject<'_> {
         Subject::default()
@@ -185,6 +192,7 @@ pub struct SecretsService {
     metrics: SharedMetrics,
     authz: Arc<Authorizer>,
     audit: Arc<AuditLog>,
+    rotations: Option<Arc<Rotations>>,
 }
 
 impl SecretsService {
@@ -199,7 +207,14 @@ impl SecretsService {
             metrics,
             authz,
             audit,
+            rotations: None,
         }
+    }
+
+    /// Serves RotateSecret and CancelRotateSecret with `rotations`.
+    pub fn with_rotations(mut self, rotations: Arc<Rotations>) -> Self {
+        self.rotations = Some(rotations);
+        self
     }
 
     /// The store behind the cache, for callers that are not requests (set-up, rotation).
@@ -507,6 +522,46 @@ impl SecretsService {
         .await
     }
 
+    pub async fn rotate_secret(
+        &self,
+        ctx: &RequestContext,
+        request: RotateSecretRequest,
+    ) -> StoreResult<RotateSecretResponse> {
+        let secret_id = request.secret_id.clone();
+        let rotations = self.rotations()?;
+        self.on_secret(
+            ctx,
+            Operation::RotateSecret,
+            &secret_id,
+            Subject::default(),
+            rotations.rotate_secret(request),
+        )
+        .await
+    }
+
+    pub async fn cancel_rotate_secret(
+        &self,
+        ctx: &RequestContext,
+        request: CancelRotateSecretRequest,
+    ) -> StoreResult<RotateSecretResponse> {
+        let secret_id = request.secret_id.clone();
+        let rotations = self.rotations()?;
+        self.on_secret(
+            ctx,
+            Operation::CancelRotateSecret,
+            &secret_id,
+            Subject::default(),
+            rotations.cancel_rotate_secret(request),
+        )
+        .await
+    }
+
+    fn rotations(&self) -> StoreResult<&Arc<Rotations>> {
+        self.rotations
+            .as_ref()
+            .ok_or_else(|| StoreError::invalid_request("This gateway does not run rotations."))
+    }
+
     pub async fn untag_resource(
         &self,
         ctx: &RequestContext,
@@ -714,6 +769,8 @@ impl SecretsService {
             outcome,
             error,
             statement,
+            step: None,
+            plugin: None,
             latency_ms: ctx.started.elapsed().as_secs_f64() * 1e3,
         };
         self.audit.write(&record).map_err(|err| {

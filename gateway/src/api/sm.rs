@@ -29,9 +29,7 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// Operations of the Secrets Manager API that this gateway does not serve.
-const UNSUPPORTED: [&str; 11] = [
-    "RotateSecret",
-    "CancelRotateSecret",
+const UNSUPPORTED: [&str; 9] = [
     "GetResourcePolicy",
     "PutResourcePolicy",
     "DeleteResourcePolicy",
@@ -262,6 +260,8 @@ async fn dispatch(
         Operation::RestoreSecret => call(body, |r| service.restore_secret(ctx, r)).await,
         Operation::GetRandomPassword => call(body, |r| service.get_random_password(ctx, r)).await,
         Operation::TagResource => call(body, |r| service.tag_resource(ctx, r)).await,
+        Operation::RotateSecret => call(body, |r| service.rotate_secret(ctx, r)).await,
+        Operation::CancelRotateSecret => call(body, |r| service.cancel_rotate_secret(ctx, r)).await,
         Operation::UntagResource => call(body, |r| service.untag_resource(ctx, r)).await,
     }
 }

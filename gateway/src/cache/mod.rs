@@ -442,6 +442,11 @@ impl SecretStore for SecretCache {
         self.store.untag_resource(request).await
     }
 
+    async fn update_rotation(&self, request: UpdateRotationRequest) -> StoreResult<SecretRef> {
+        self.metrics.backend_call("UpdateRotation");
+        self.store.update_rotation(request).await
+    }
+
     async fn check_ready(&self) -> StoreResult<()> {
         self.store.check_ready().await
     }

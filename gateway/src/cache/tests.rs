@@ -105,6 +105,10 @@ impl SecretStore for Backend {
     async fn untag_resource(&self, r: UntagResourceRequest) -> StoreResult<Empty> {
         self.inner.untag_resource(r).await
     }
+    async fn update_rotation(&self, r: UpdateRotationRequest) -> StoreResult<SecretRef> {
+        self.inner.update_rotation(r).await
+    }
+
     async fn check_ready(&self) -> StoreResult<()> {
         self.inner.check_ready().await
     }

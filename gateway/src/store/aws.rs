@@ -491,6 +491,12 @@ impl SecretStore for AwsStore {
         Ok(Empty {})
     }
 
+    async fn update_rotation(&self, _request: UpdateRotationRequest) -> StoreResult<SecretRef> {
+        Err(StoreError::invalid_request(
+            "Rotation by the gateway is not available with the aws backend yet.",
+        ))
+    }
+
     async fn untag_resource(&self, r: UntagResourceRequest) -> StoreResult<Empty> {
         self.client
             .untag_resource()

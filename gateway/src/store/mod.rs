@@ -91,6 +91,10 @@ pub trait SecretStore: Send + Sync + 'static {
 
     async fn untag_resource(&self, request: UntagResourceRequest) -> StoreResult<Empty>;
 
+    /// Changes the rotation settings DescribeSecret reports (RotationEnabled,
+    /// RotationLambdaARN, RotationRules, LastRotatedDate, NextRotationDate).
+    async fn update_rotation(&self, request: UpdateRotationRequest) -> StoreResult<SecretRef>;
+
     /// Whether the backend can answer requests now (for readiness probes).
     async fn check_ready(&self) -> StoreResult<()>;
 }

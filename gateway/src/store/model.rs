@@ -131,6 +131,13 @@ impl VersionSelector {
             version_stage: Some(stage.into()),
         }
     }
+
+    pub fn id(id: impl Into<String>) -> Self {
+        Self {
+            version_id: Some(id.into()),
+            version_stage: None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,6 +279,60 @@ pub struct ListSecretVersionIdsRequest {
     pub max_results: Option<i64>,
     pub next_token: Option<String>,
     pub include_deprecated: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotateSecretRequest {
+    #[serde(default)]
+    pub secret_id: String,
+    pub client_request_token: Option<String>,
+    #[serde(rename = "RotationLambdaARN")]
+    pub rotation_lambda_arn: Option<String>,
+    pub rotation_rules: Option<RotationRules>,
+    pub rotate_immediately: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RotateSecretResponse {
+    #[serde(rename = "ARN")]
+    pub arn: String,
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "VersionId", skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancelRotateSecretRequest {
+    #[serde(default)]
+    pub secret_id: String,
+}
+
+/// A change to the rotation settings kept with a secret (the gateway's own operation, under
+/// RotateSecret, CancelRotateSecret and the rotation engine).
+#[derive(Clone, Debug)]
+pub struct UpdateRotationRequest {
+    pub secret_id: String,
+    pub change: RotationChange,
+}
+
+#[derive(Clone, Debug)]
+pub enum RotationChange {
+    /// RotateSecret: rotation on, with this plugin reference and schedule.
+    Configure {
+        lambda_arn: String,
+        rules: Option<RotationRules>,
+        next_rotation: Option<Timestamp>,
+    },
+    /// CancelRotateSecret: rotation off; the plugin and the rules stay on record.
+    Disable,
+    /// A rotation finished at `at`.
+    Rotated {
+        at: Timestamp,
+        next_rotation: Option<Timestamp>,
+    },
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

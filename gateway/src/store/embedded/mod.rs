@@ -1259,6 +1259,37 @@ impl Inner {
         })
     }
 
+    fn update_rotation(&self, request: UpdateRotationRequest) -> StoreResult<SecretRef> {
+        validate::secret_id(&request.secret_id)?;
+        self.write(|txn| {
+            let mut record = self.resolve_live(txn, &request.secret_id)?;
+            let rotation = &mut record.rotation;
+            match request.change {
+                RotationChange::Configure {
+                    lambda_arn,
+                    rules,
+                    next_rotation,
+                } => {
+                    rotation.enabled = Some(true);
+                    rotation.lambda_arn = Some(lambda_arn);
+                    rotation.rules = rules;
+                    rotation.next_rotation = next_rotation;
+                }
+                RotationChange::Disable => rotation.enabled = Some(false),
+                RotationChange::Rotated { at, next_rotation } => {
+                    rotation.last_rotated = Some(at);
+                    rotation.next_rotation = next_rotation;
+                }
+            }
+            record.last_changed = Timestamp::now();
+            self.save(txn, &record)?;
+            Ok(SecretRef {
+                arn: record.arn.clone(),
+                name: record.name.clone(),
+            })
+        })
+    }
+
     fn check_ready(&self) -> StoreResult<()> {
         let txn = self.read_txn()?;
         txn.open_table(SECRETS)
@@ -1413,6 +1444,11 @@ impl SecretStore for EmbeddedStore {
 
     async fn untag_resource(&self, request: UntagResourceRequest) -> StoreResult<Empty> {
         self.blocking(move |inner| inner.untag_resource(request))
+            .await
+    }
+
+    async fn update_rotation(&self, request: UpdateRotationRequest) -> StoreResult<SecretRef> {
+        self.blocking(move |inner| inner.update_rotation(request))
             .await
     }
 

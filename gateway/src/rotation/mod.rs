@@ -1,0 +1,675 @@
+//! The rotation engine. For a secret and a ClientRequestToken it drives Secrets Manager's four
+//! steps, with the target-specific work done by the secret's plugin and the versions moved with
+//! store operations only (PutSecretValue with the AWSPENDING label, UpdateSecretVersionStage):
+//!
+//! 1. createSecret: unless a version with the token holds AWSPENDING, make it, with the value
+//!    the plugin returns or else the current JSON with a new `password`;
+//! 2. setSecret and 3. testSecret: the plugin's;
+//! 4. finishSecret: AWSCURRENT moves to the token's version (AWSPREVIOUS follows), AWSPENDING
+//!    is removed from it, then the plugin's finish hook runs.
+//!
+//! Each step is idempotent, so a failed attempt is retried whole with the same token, after a
+//! doubling delay. A fatal failure, or retries exhausted, discards the pending version (it loses
+//! AWSPENDING), so the next rotation makes a new value instead of replaying one that failed.
+//! AWSCURRENT moves only in finishSecret, after testSecret proved the new value.
+
+pub mod schedule;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::audit::{self, AuditLog, Outcome, Record};
+use crate::metrics::SharedMetrics;
+use crate::plugins::{Plugin, RotationContext, SecretLookup, SecretVersion, Step, StepFailure};
+use crate::store::password::PasswordPolicy;
+use crate::store::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, CancelRotateSecretRequest, DescribeSecretRequest,
+    DescribeSecretResponse, ErrorCode, GetSecretValueRequest, ListSecretsRequest,
+    PutSecretValueRequest, RotateSecretRequest, RotateSecretResponse, RotationChange, SecretStore,
+    SecretText, SecretValue, StoreError, StoreResult, Timestamp, UpdateRotationRequest,
+    UpdateSecretVersionStageRequest, VersionSelector, VersionStages,
+};
+
+use self::schedule::Schedule;
+
+/// The prefix of a RotationLambdaARN that names a plugin directly.
+pub const PLUGIN_PREFIX: &str = "plugin:";
+/// Who rotation records in the audit trail are by.
+const AUDIT_IDENTITY: &str = "secrets-gateway:rotation";
+/// Characters the default generator leaves out of database passwords, as the AWS templates do.
+const DEFAULT_EXCLUDED: &str = ":/@\"'\\";
+
+/// How failed attempts are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Attempts of one rotation, the first included.
+    pub attempts: u32,
+    /// The delay before the first retry; it doubles up to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_delay: Duration::from_secs(10),
+            max_delay: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Starts and runs rotations; shared by the API and (later) the scheduler.
+pub struct Rotations {
+    store: Arc<dyn SecretStore>,
+    plugins: HashMap<String, Plugin>,
+    audit: Arc<AuditLog>,
+    metrics: SharedMetrics,
+    retry: RetryPolicy,
+    /// Secrets (by ARN) with a rotation running in this process.
+    running: Mutex<BTreeMap<String, tokio::task::AbortHandle>>,
+}
+
+/// Why one attempt of a rotation stopped.
+enum AttemptError {
+    /// A store operation failed; retried like a retryable step.
+    Store(StoreError),
+    Step(Step, StepFailure),
+    /// Nothing to do any more: rotation was cancelled, or another rotation owns AWSPENDING.
+    Stopped(String),
+}
+
+impl Rotations {
+    pub fn new(
+        store: Arc<dyn SecretStore>,
+        plugins: impl IntoIterator<Item = Plugin>,
+        audit: Arc<AuditLog>,
+        metrics: SharedMetrics,
+        retry: RetryPolicy,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            plugins: plugins
+                .into_iter()
+                .map(|plugin| (plugin.name().to_owned(), plugin))
+                .collect(),
+            audit,
+            metrics,
+            retry,
+            running: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// RotateSecret: checks and stores the rotation settings, and with RotateImmediately (the
+    /// default) starts a rotation in the background and answers its token.
+    pub async fn rotate_secret(
+        self: &Arc<Self>,
+        request: RotateSecretRequest,
+    ) -> StoreResult<RotateSecretResponse> {
+        let described = self.describe(&request.secret_id).await?;
+        let metadata = &described.metadata;
+        if metadata.deleted_date.is_some() {
+            return Err(StoreError::invalid_request(
+                "You can't perform this operation on the secret because it was marked for deletion.",
+            ));
+        }
+        let lambda_arn = request
+            .rotation_lambda_arn
+            .clone()
+            .or_else(|| metadata.rotation_lambda_arn.clone())
+            .ok_or_else(|| {
+                StoreError::invalid_request(
+                    "No Lambda rotation function ARN is associated with this secret.",
+                )
+            })?;
+        let plugin = self.plugin(&lambda_arn)?.clone();
+        let rules = request
+            .rotation_rules
+            .clone()
+            .or_else(|| metadata.rotation_rules.clone());
+        let schedule = Schedule::parse(rules.as_ref())?;
+        if let Some(pending) = unfinished_pending(&described) {
+            return Err(StoreError::invalid_request(format!(
+                "A previous rotation isn't complete. That rotation will be reattempted. (version {pending} holds AWSPENDING)"
+            )));
+        }
+        self.refuse_master_as_rotated_user(&metadata.arn).await?;
+        self.store
+            .update_rotation(UpdateRotationRequest {
+                secret_id: metadata.arn.clone(),
+                change: RotationChange::Configure {
+                    lambda_arn,
+                    rules,
+                    next_rotation: schedule.next_after(Timestamp::now()),
+                },
+            })
+            .await?;
+        let version_id = if request.rotate_immediately.unwrap_or(true) {
+            let token = request
+                .client_request_token
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            self.start(
+                metadata.arn.clone(),
+                metadata.name.clone(),
+                token.clone(),
+                plugin,
+                schedule,
+            );
+            Some(token)
+        } else {
+            None
+        };
+        Ok(RotateSecretResponse {
+            arn: metadata.arn.clone(),
+            name: metadata.name.clone(),
+            version_id,
+        })
+    }
+
+    /// CancelRotateSecret: rotation off (plugin and rules stay on record), a running rotation
+    /// stopped. AWSPENDING stays where it is, as the service leaves it.
+    pub async fn cancel_rotate_secret(
+        &self,
+        request: CancelRotateSecretRequest,
+    ) -> StoreResult<RotateSecretResponse> {
+        let described = self.describe(&request.secret_id).await?;
+        let metadata = &described.metadata;
+        if metadata.rotation_lambda_arn.is_none() {
+            return Err(StoreError::invalid_request(
+                "Secrets Manager can't cancel rotation because you haven't configured rotation for this secret.",
+            ));
+        }
+        self.store
+            .update_rotation(UpdateRotationRequest {
+                secret_id: metadata.arn.clone(),
+                change: RotationChange::Disable,
+            })
+            .await?;
+        if let Some(running) = self
+            .running
+            .lock()
+            .expect("not poisoned")
+            .remove(&metadata.arn)
+        {
+            running.abort();
+        }
+        Ok(RotateSecretResponse {
+            arn: metadata.arn.clone(),
+            name: metadata.name.clone(),
+            version_id: unfinished_pending(&described).map(str::to_owned),
+        })
+    }
+
+    /// Resumes, with their tokens, the rotations that a gateway stopped in the middle left
+    /// behind: secrets with rotation on and AWSPENDING on a version that is not AWSCURRENT.
+    /// Returns how many were resumed.
+    pub async fn resume_unfinished(self: &Arc<Self>) -> StoreResult<usize> {
+        let mut resumed = 0;
+        if self.plugins.is_empty() {
+            return Ok(resumed);
+        }
+        let mut next_token = None;
+        loop {
+            let page = self
+                .store
+                .list_secrets(ListSecretsRequest {
+                    max_results: Some(100),
+                    next_token,
+                    ..ListSecretsRequest::default()
+                })
+                .await?;
+            for entry in &page.secret_list {
+                let metadata = &entry.metadata;
+                let (Some(true), Some(lambda_arn)) =
+                    (metadata.rotation_enabled, &metadata.rotation_lambda_arn)
+                else {
+                    continue;
+                };
+                let Some(token) = pending_of(&entry.secret_versions_to_stages) else {
+                    continue;
+                };
+                let plugin = match self.plugin(lambda_arn) {
+                    Ok(plugin) => plugin.clone(),
+                    Err(err) => {
+                        tracing::warn!(secret = %metadata.name, "an unfinished rotation cannot resume: {}", err.message);
+                        continue;
+                    }
+                };
+                let schedule =
+                    Schedule::parse(metadata.rotation_rules.as_ref()).unwrap_or(Schedule::Manual);
+                tracing::info!(secret = %metadata.name, token, "resuming an unfinished rotation");
+                self.start(
+                    metadata.arn.clone(),
+                    metadata.name.clone(),
+                    token.to_owned(),
+                    plugin,
+                    schedule,
+                );
+                resumed += 1;
+            }
+            next_token = page.next_token;
+            if next_token.is_none() {
+                return Ok(resumed);
+            }
+        }
+    }
+
+    /// The plugin a RotationLambdaARN names: `plugin:NAME`, or a Lambda function ARN whose
+    /// function name is a plugin's.
+    fn plugin(&self, lambda_arn: &str) -> StoreResult<&Plugin> {
+        let name = match lambda_arn.strip_prefix(PLUGIN_PREFIX) {
+            Some(name) => name,
+            None => lambda_arn
+                .strip_prefix("arn:")
+                .and_then(|rest| rest.split(':').nth(5).filter(|_| rest.contains(":lambda:")))
+                .unwrap_or(lambda_arn),
+        };
+        self.plugins.get(name).ok_or_else(|| {
+            let mut known: Vec<&str> = self.plugins.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            StoreError::invalid_parameter(format!(
+                "RotationLambdaARN {lambda_arn} names no plugin of this gateway (it has: {}).",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// A secret whose master secret logs in as the rotated user would rotate the master's own
+    /// password with itself: refused before anything starts.
+    async fn refuse_master_as_rotated_user(&self, arn: &str) -> StoreResult<()> {
+        let current = match self.value(arn, VersionSelector::stage(AWSCURRENT)).await {
+            Ok(current) => current,
+            Err(err) if err.code == ErrorCode::ResourceNotFound => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        let field = |secret: &SecretText, name: &str| -> Option<String> {
+            let fields: serde_json::Value = serde_json::from_str(secret.expose()).ok()?;
+            fields.get(name)?.as_str().map(str::to_owned)
+        };
+        let Some(master_id) = field(&current.secret_string, "masterarn") else {
+            return Ok(());
+        };
+        let master = self
+            .value(&master_id, VersionSelector::stage(AWSCURRENT))
+            .await
+            .map_err(|err| {
+                StoreError::invalid_parameter(format!(
+                    "The master secret {master_id} named by masterarn cannot be read: {}",
+                    err.message
+                ))
+            })?;
+        let rotated = field(&current.secret_string, "username");
+        let master_user = field(&master.secret_string, "username");
+        if rotated.is_some() && rotated == master_user {
+            let rotated = rotated.unwrap_or_default();
+            let clone = format!("{rotated}_clone");
+            return Err(StoreError::invalid_parameter(format!(
+                "The master secret {master_id} logs in as {rotated}, the user this secret \
+                 rotates; a master user must not be rotated by it (nor be {clone})."
+            )));
+        }
+        Ok(())
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        arn: String,
+        name: String,
+        token: String,
+        plugin: Plugin,
+        schedule: Schedule,
+    ) {
+        let rotations = Arc::clone(self);
+        let key = arn.clone();
+        let mut running = self.running.lock().expect("not poisoned");
+        let task = tokio::spawn(async move {
+            rotations.run(&arn, &name, &token, &plugin, schedule).await;
+            rotations.running.lock().expect("not poisoned").remove(&arn);
+        });
+        if let Some(previous) = running.insert(key, task.abort_handle()) {
+            previous.abort();
+        }
+    }
+
+    /// One rotation, retried until it finishes, fails fatally, or runs out of attempts.
+    async fn run(&self, arn: &str, name: &str, token: &str, plugin: &Plugin, schedule: Schedule) {
+        let mut delay = self.retry.first_delay;
+        for attempt in 1..=self.retry.attempts {
+            let failure = match self.attempt(arn, name, token, plugin).await {
+                Ok(()) => {
+                    let now = Timestamp::now();
+                    let recorded = self
+                        .store
+                        .update_rotation(UpdateRotationRequest {
+                            secret_id: arn.to_owned(),
+                            change: RotationChange::Rotated {
+                                at: now,
+                                next_rotation: schedule.next_after(now),
+                            },
+                        })
+                        .await;
+                    if let Err(err) = recorded {
+                        tracing::warn!(secret = %name, error = %err, "rotated, but the rotation date was not recorded");
+                    }
+                    self.metrics.rotation(plugin.name(), "succeeded");
+                    tracing::info!(secret = %name, plugin = %plugin.name(), token, attempt, "rotation finished");
+                    return;
+                }
+                Err(AttemptError::Stopped(why)) => {
+                    tracing::info!(secret = %name, token, "rotation stopped: {why}");
+                    return;
+                }
+                Err(failure) => failure,
+            };
+            let (retryable, message) = match &failure {
+                AttemptError::Store(err) => (true, format!("store: {err}")),
+                AttemptError::Step(step, failure) => {
+                    (failure.is_retryable(), format!("{step}: {failure}"))
+                }
+                AttemptError::Stopped(_) => unreachable!("returned above"),
+            };
+            let last = !retryable || attempt == self.retry.attempts;
+            tracing::warn!(secret = %name, plugin = %plugin.name(), token, attempt, retryable, "rotation attempt failed: {message}");
+            if last {
+                self.metrics.rotation(plugin.name(), "failed");
+                self.discard_pending(arn, name, token).await;
+                return;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.retry.max_delay);
+        }
+    }
+
+    /// One pass through the four steps; every step first checks whether it is already done.
+    async fn attempt(
+        &self,
+        arn: &str,
+        name: &str,
+        token: &str,
+        plugin: &Plugin,
+    ) -> Result<(), AttemptError> {
+        let described = self.describe(arn).await.map_err(AttemptError::Store)?;
+        if described.metadata.rotation_enabled == Some(false) {
+            return Err(AttemptError::Stopped("rotation was cancelled".into()));
+        }
+        let lookup: Arc<dyn SecretLookup> = Arc::new(StoreLookup(Arc::clone(&self.store)));
+        let stages = |version: &str| described.version_ids_to_stages.get(version);
+        if stages(token).is_some_and(|stages| stages.iter().any(|s| s == AWSCURRENT)) {
+            // AWSCURRENT moved already (a retry after a crash, say): only the end is left.
+            return self.finish(arn, name, token, plugin, &lookup).await;
+        }
+        if let Some(other) = unfinished_pending(&described).filter(|pending| *pending != token) {
+            return Err(AttemptError::Stopped(format!(
+                "version {other} holds AWSPENDING for another rotation"
+            )));
+        }
+        let mut context = self
+            .context(arn, name, token)
+            .await
+            .map_err(AttemptError::Store)?;
+        if let Some(pending) = &context.pending
+            && !pending.stages.iter().any(|stage| stage == AWSPENDING)
+        {
+            return Err(AttemptError::Stopped(
+                "the token's version no longer holds AWSPENDING (discarded); a new rotation \
+                 needs a new token"
+                    .into(),
+            ));
+        }
+        if context.pending.is_none() {
+            let made = self
+                .step(plugin, Step::CreateSecret, &context, &lookup)
+                .await?;
+            let value = match made {
+                Some(value) => value,
+                None => default_pending(&context).map_err(|err| {
+                    AttemptError::Step(Step::CreateSecret, StepFailure::Fatal(err))
+                })?,
+            };
+            let mut put = PutSecretValueRequest::new(arn, SecretValue::String(value));
+            put.client_request_token = Some(token.to_owned());
+            put.version_stages = Some(vec![AWSPENDING.to_owned()]);
+            self.store
+                .put_secret_value(put)
+                .await
+                .map_err(AttemptError::Store)?;
+            context = self
+                .context(arn, name, token)
+                .await
+                .map_err(AttemptError::Store)?;
+        }
+        self.step(plugin, Step::SetSecret, &context, &lookup)
+            .await?;
+        self.step(plugin, Step::TestSecret, &context, &lookup)
+            .await?;
+
+        let current = context.current.as_ref().map(|v| v.version_id.clone());
+        self.store
+            .update_secret_version_stage(UpdateSecretVersionStageRequest {
+                secret_id: arn.to_owned(),
+                version_stage: AWSCURRENT.to_owned(),
+                remove_from_version_id: current,
+                move_to_version_id: Some(token.to_owned()),
+            })
+            .await
+            .map_err(AttemptError::Store)?;
+        self.finish(arn, name, token, plugin, &lookup).await
+    }
+
+    /// After AWSCURRENT moved to the token's version: AWSPENDING off it, then the plugin's
+    /// finish hook, which sees the new version as both current and pending.
+    async fn finish(
+        &self,
+        arn: &str,
+        name: &str,
+        token: &str,
+        plugin: &Plugin,
+        lookup: &Arc<dyn SecretLookup>,
+    ) -> Result<(), AttemptError> {
+        self.remove_pending_label(arn, token)
+            .await
+            .map_err(AttemptError::Store)?;
+        let finished = self
+            .context(arn, name, token)
+            .await
+            .map_err(AttemptError::Store)?;
+        match self
+            .step(plugin, Step::FinishSecret, &finished, lookup)
+            .await
+        {
+            Err(AttemptError::Step(step, failure)) => {
+                // AWSCURRENT has moved and works (testSecret said so): the hook's failure is
+                // reported, not undone.
+                tracing::warn!(secret = %name, plugin = %plugin.name(), "{step} hook failed after AWSCURRENT moved: {failure}");
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+
+    /// Runs one step and writes its audit record.
+    async fn step(
+        &self,
+        plugin: &Plugin,
+        step: Step,
+        context: &RotationContext,
+        lookup: &Arc<dyn SecretLookup>,
+    ) -> Result<Option<SecretText>, AttemptError> {
+        let started = Instant::now();
+        let outcome = plugin.run(step, context, Arc::clone(lookup)).await;
+        let elapsed = started.elapsed();
+        self.metrics
+            .rotation_step(plugin.name(), step.as_str(), elapsed.as_secs_f64());
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        let record = Record {
+            time: audit::now(),
+            request_id: context.token.clone(),
+            identity: AUDIT_IDENTITY,
+            source: ([127, 0, 0, 1], 0).into(),
+            surface: "rotation",
+            operation: "RotateSecret",
+            secret: Some(&context.secret_id),
+            arn: Some(&context.secret_arn),
+            version_id: Some(&context.token),
+            version_stages: &[],
+            outcome: if error.is_some() {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            },
+            error: error.as_deref(),
+            statement: None,
+            step: Some(step.as_str()),
+            plugin: Some(plugin.name()),
+            latency_ms: elapsed.as_secs_f64() * 1e3,
+        };
+        if let Err(err) = self.audit.write(&record) {
+            // Fail closed: a step that cannot be recorded does not count as done.
+            return Err(AttemptError::Store(StoreError::internal(format!(
+                "the audit record of {step} cannot be written: {err}"
+            ))));
+        }
+        outcome.map_err(|failure| AttemptError::Step(step, failure))
+    }
+
+    /// After a fatal failure or the last retry: the pending version loses AWSPENDING, so the
+    /// next rotation starts with a new value.
+    async fn discard_pending(&self, arn: &str, name: &str, token: &str) {
+        match self.remove_pending_label(arn, token).await {
+            Ok(()) => {
+                tracing::warn!(secret = %name, token, "rotation failed; its pending version was discarded")
+            }
+            Err(err) => {
+                tracing::error!(secret = %name, token, error = %err, "rotation failed and its pending version could not be discarded")
+            }
+        }
+    }
+
+    async fn remove_pending_label(&self, arn: &str, token: &str) -> StoreResult<()> {
+        let described = self.describe(arn).await?;
+        let holds_pending = described
+            .version_ids_to_stages
+            .get(token)
+            .is_some_and(|stages| stages.iter().any(|stage| stage == AWSPENDING));
+        if !holds_pending {
+            return Ok(());
+        }
+        self.store
+            .update_secret_version_stage(UpdateSecretVersionStageRequest {
+                secret_id: arn.to_owned(),
+                version_stage: AWSPENDING.to_owned(),
+                remove_from_version_id: Some(token.to_owned()),
+                move_to_version_id: None,
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn describe(&self, secret_id: &str) -> StoreResult<DescribeSecretResponse> {
+        self.store
+            .describe_secret(DescribeSecretRequest {
+                secret_id: secret_id.to_owned(),
+            })
+            .await
+    }
+
+    async fn value(
+        &self,
+        secret_id: &str,
+        selector: VersionSelector,
+    ) -> StoreResult<SecretVersion> {
+        let answer = self
+            .store
+            .get_secret_value(GetSecretValueRequest::new(secret_id, selector))
+            .await?;
+        Ok(SecretVersion {
+            version_id: answer.version_id,
+            stages: answer.version_stages,
+            secret_string: answer.secret_string.ok_or_else(|| {
+                StoreError::invalid_request("A rotated secret must hold a SecretString.")
+            })?,
+        })
+    }
+
+    /// The versions as the steps see them: the token's version is the pending one (also once
+    /// it is current, for the finish hook); a missing one is none.
+    async fn context(&self, arn: &str, name: &str, token: &str) -> StoreResult<RotationContext> {
+        let optional = |result: StoreResult<SecretVersion>| match result {
+            Ok(version) => Ok(Some(version)),
+            Err(err) if err.code == ErrorCode::ResourceNotFound => Ok(None),
+            Err(err) => Err(err),
+        };
+        let pending = optional(self.value(arn, VersionSelector::id(token)).await)?;
+        Ok(RotationContext {
+            secret_id: name.to_owned(),
+            secret_arn: arn.to_owned(),
+            token: token.to_owned(),
+            current: optional(self.value(arn, VersionSelector::stage(AWSCURRENT)).await)?,
+            pending,
+            previous: optional(self.value(arn, VersionSelector::stage(AWSPREVIOUS)).await)?,
+        })
+    }
+}
+
+/// The version holding AWSPENDING without AWSCURRENT: a rotation that has not finished.
+fn unfinished_pending(described: &DescribeSecretResponse) -> Option<&str> {
+    pending_of(&described.version_ids_to_stages)
+}
+
+fn pending_of(versions: &VersionStages) -> Option<&str> {
+    versions
+        .iter()
+        .find(|(_, stages)| {
+            stages.iter().any(|stage| stage == AWSPENDING)
+                && !stages.iter().any(|stage| stage == AWSCURRENT)
+        })
+        .map(|(version, _)| version.as_str())
+}
+
+/// createSecret without the plugin's own value: the current JSON with a new `password` (or,
+/// for a secret that is not a JSON object, a new password as the whole value).
+fn default_pending(context: &RotationContext) -> Result<SecretText, String> {
+    let policy = PasswordPolicy {
+        exclude_characters: DEFAULT_EXCLUDED.into(),
+        ..PasswordPolicy::default()
+    };
+    let password = policy.generate().map_err(|err| err.to_string())?;
+    let current = context
+        .current
+        .as_ref()
+        .ok_or("the secret has no AWSCURRENT version to rotate")?;
+    match serde_json::from_str(current.secret_string.expose()) {
+        Ok(serde_json::Value::Object(mut fields)) => {
+            fields.insert("password".into(), password.expose().into());
+            Ok(SecretText::new(
+                serde_json::Value::Object(fields).to_string(),
+            ))
+        }
+        _ => Ok(password),
+    }
+}
+
+/// Master secrets, read from the store the rotation runs on.
+struct StoreLookup(Arc<dyn SecretStore>);
+
+#[async_trait::async_trait]
+impl SecretLookup for StoreLookup {
+    async fn secret_string(&self, id: &str) -> Result<SecretText, String> {
+        let answer = self
+            .0
+            .get_secret_value(GetSecretValueRequest::new(
+                id,
+                VersionSelector::stage(AWSCURRENT),
+            ))
+            .await
+            .map_err(|err| err.to_string())?;
+        answer
+            .secret_string
+            .ok_or_else(|| format!("{id} holds no SecretString"))
+    }
+}
