@@ -279,6 +279,37 @@ file = "audit.log"
 """
 
 
+def embedded_config(extra: str = "") -> str:
+    """A configuration file for `Gateway(config=…)`: the development PKI, the embedded store and
+    the development client's policy, then `extra`."""
+    return f"""
+[tls]
+cert_file = "pki/server.pem"
+key_file = "pki/server-key.pem"
+client_ca_file = "pki/ca.pem"
+
+[store.embedded]
+path = "store.redb"
+master_key_file = "master.key"
+{DEV_CLIENT_POLICY}
+{extra}
+"""
+
+
+def plugin_entry(name: str, file: Path, digest: str | None = None, extra: str = "") -> str:
+    """A `[[plugin]]` table, pinned to the file's sha256 unless `digest` says otherwise."""
+    import hashlib
+
+    digest = digest or hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    return f"""
+[[plugin]]
+name = "{name}"
+file = "{file}"
+sha256 = "{digest}"
+{extra}
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from harness import DEV_CLIENT_POLICY, STEP_FAILED, StartFailed, plugin_path, run_cli
+from harness import STEP_FAILED, StartFailed, embedded_config, plugin_entry, plugin_path, run_cli
 
 
 def sha256(path) -> str:
@@ -15,30 +15,7 @@ def sha256(path) -> str:
 
 
 def config(plugins: str) -> str:
-    return f"""
-[tls]
-cert_file = "pki/server.pem"
-key_file = "pki/server-key.pem"
-client_ca_file = "pki/ca.pem"
-
-[store.embedded]
-path = "store.redb"
-master_key_file = "master.key"
-{DEV_CLIENT_POLICY}
-[plugins]
-cache_dir = "plugin-cache"
-{plugins}
-"""
-
-
-def plugin_entry(name: str, file, digest: str, extra: str = "") -> str:
-    return f"""
-[[plugin]]
-name = "{name}"
-file = "{file}"
-sha256 = "{digest}"
-{extra}
-"""
+    return embedded_config(f'[plugins]\ncache_dir = "plugin-cache"\n{plugins}')
 
 
 def test_check_prints_the_digest_and_what_each_import_needs():

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from databases import ADMIN_PASSWORD
-from harness import DEV_CLIENT_POLICY, remember_secret, plugin_path
+from harness import embedded_config, plugin_entry, plugin_path, remember_secret
 
 _names = itertools.count()
 
@@ -151,39 +151,19 @@ def test_a_master_that_is_the_rotated_user_is_refused(dev_gateway, postgres):
 
 
 def config_with_plugins(*plugins: tuple[str, str, dict], step_timeout_seconds: int = 30) -> str:
-    entries = ""
-    for name, file, settings in plugins:
-        path = plugin_path(file)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        entries += f"""
-[[plugin]]
-name = "{name}"
-file = "{path}"
-sha256 = "{digest}"
+    """Fast retries, and plugins granted loopback databases, with their settings."""
+    entries = "".join(
+        plugin_entry(name, plugin_path(file), extra=f"""
 step_timeout_seconds = {step_timeout_seconds}
 sql_hosts = ["127.0.0.1"]
 http_hosts = ["127.0.0.1"]
 master_secrets = ["*"]
 master_secret_read = true
 [plugin.settings]
-{"".join(f'{key} = "{value}"' + chr(10) for key, value in settings.items())}
-"""
-    return f"""
-[tls]
-cert_file = "pki/server.pem"
-key_file = "pki/server-key.pem"
-client_ca_file = "pki/ca.pem"
-
-[store.embedded]
-path = "store.redb"
-master_key_file = "master.key"
-
-[rotation]
-retry_attempts = 2
-retry_delay_seconds = 0.2
-{DEV_CLIENT_POLICY}
-{entries}
-"""
+""" + "".join(f'{key} = "{value}"\n' for key, value in settings.items()))
+        for name, file, settings in plugins
+    )
+    return embedded_config(f"[rotation]\nretry_attempts = 2\nretry_delay_seconds = 0.2\n{entries}")
 
 
 def test_a_failed_test_secret_leaves_awscurrent_and_the_next_rotation_succeeds(make_gateway, postgres):
