@@ -163,7 +163,9 @@ master_secret_read = true
 """ + "".join(f'{key} = "{value}"\n' for key, value in settings.items()))
         for name, file, settings in plugins
     )
-    return embedded_config(f"[rotation]\nretry_attempts = 2\nretry_delay_seconds = 0.2\n{entries}")
+    return embedded_config(
+        f"[rotation]\nretry_attempts = 2\nretry_delay_seconds = 0.2\nschedule_check_seconds = 0.5\n{entries}"
+    )
 
 
 def test_a_failed_test_secret_leaves_awscurrent_and_the_next_rotation_succeeds(make_gateway, postgres):
@@ -255,3 +257,28 @@ def test_alternating_users_rotate_three_times_without_a_failed_login(dev_gateway
     assert users == [f"{user}_clone", user, f"{user}_clone"]
     assert logins[0] >= 10
     assert failures == []
+
+
+def test_a_scheduled_rotation_runs_once_when_it_is_due(make_gateway, postgres):
+    """RotateImmediately=false with rate(1 minute) only sets the schedule; when the minute has
+    passed the gateway rotates the secret, once, and sets the next date a minute on."""
+    gateway = make_gateway(config=config_with_plugins(("postgres-single-user", "postgres-single-user.wasm", {})))
+    sm = gateway.client()
+    name, user, old = database_secret(sm, postgres)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN="plugin:postgres-single-user",
+                     RotationRules={"ScheduleExpression": "rate(1 minute)"}, RotateImmediately=False)
+    due = sm.describe_secret(SecretId=name)["NextRotationDate"]
+    assert "LastRotatedDate" not in sm.describe_secret(SecretId=name)
+
+    rotated = wait_for(lambda: sm.describe_secret(SecretId=name).get("LastRotatedDate"), timeout=90,
+                       what="the scheduled rotation")
+    assert rotated >= due
+    time.sleep(2)  # several more checks of the schedule
+    described = sm.describe_secret(SecretId=name)
+    assert described["LastRotatedDate"] == rotated
+    assert 55 <= (described["NextRotationDate"] - rotated).total_seconds() <= 60
+    versions = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert len(versions) == 2, versions
+    new = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["password"]
+    assert postgres.can_login(user, new) and not postgres.can_login(user, old)
+    assert "starting a scheduled rotation" in gateway.logs()

@@ -113,6 +113,8 @@ pub struct RotationSection {
     pub retry_attempts: u32,
     /// The delay before the first retry, doubling up to five minutes.
     pub retry_delay_seconds: f64,
+    /// How often secrets are checked for due rotations.
+    pub schedule_check_seconds: f64,
 }
 
 impl Default for RotationSection {
@@ -121,6 +123,7 @@ impl Default for RotationSection {
         Self {
             retry_attempts: defaults.attempts,
             retry_delay_seconds: defaults.first_delay.as_secs_f64(),
+            schedule_check_seconds: 60.0,
         }
     }
 }
@@ -775,6 +778,12 @@ impl Config {
         self.validate_plugins()?;
         if self.rotation.retry_attempts == 0 {
             return Err(("rotation.retry_attempts", "must be at least 1".into()));
+        }
+        if !(0.1..=3600.0).contains(&self.rotation.schedule_check_seconds) {
+            return Err((
+                "rotation.schedule_check_seconds",
+                "must be between 0.1 and 3600".into(),
+            ));
         }
         if !(0.0..=300.0).contains(&self.rotation.retry_delay_seconds) {
             return Err((

@@ -162,11 +162,14 @@ pub async fn run(
         tracing::info!(ops_listen = %listening.ops.unwrap_or(address), "operations endpoints listening (plain HTTP)");
     }
 
-    match rotations.resume_unfinished().await {
+    match rotations.scan(true).await {
         Ok(0) => {}
-        Ok(resumed) => tracing::info!(resumed, "resumed unfinished rotations"),
+        Ok(started) => tracing::info!(started, "resumed unfinished rotations and started due ones"),
         Err(err) => tracing::warn!(error = %err, "cannot look for unfinished rotations"),
     }
+    tokio::spawn(Arc::clone(&rotations).run_schedule(Duration::from_secs_f64(
+        config.rotation.schedule_check_seconds,
+    )));
     on_ready(listening);
     tracing::info!(listen = %listening.main, "ready");
     tokio::spawn(async move {

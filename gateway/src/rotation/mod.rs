@@ -26,9 +26,9 @@ use crate::store::password::PasswordPolicy;
 use crate::store::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, CancelRotateSecretRequest, DescribeSecretRequest,
     DescribeSecretResponse, ErrorCode, GetSecretValueRequest, ListSecretsRequest,
-    PutSecretValueRequest, RotateSecretRequest, RotateSecretResponse, RotationChange, SecretStore,
-    SecretText, SecretValue, StoreError, StoreResult, Timestamp, UpdateRotationRequest,
-    UpdateSecretVersionStageRequest, VersionSelector, VersionStages,
+    PutSecretValueRequest, RotateSecretRequest, RotateSecretResponse, RotationChange,
+    SecretListEntry, SecretStore, SecretText, SecretValue, StoreError, StoreResult, Timestamp,
+    UpdateRotationRequest, UpdateSecretVersionStageRequest, VersionSelector, VersionStages,
 };
 
 use self::schedule::Schedule;
@@ -69,6 +69,18 @@ pub struct Rotations {
     retry: RetryPolicy,
     /// Secrets (by ARN) with a rotation running in this process.
     running: Mutex<BTreeMap<String, tokio::task::AbortHandle>>,
+}
+
+/// One rotation: of which secret, with which token and plugin.
+struct Job {
+    arn: String,
+    name: String,
+    token: String,
+    plugin: Plugin,
+    schedule: Schedule,
+    /// Started by the scheduler, with a token other replicas derive too: if its version exists
+    /// when this gateway begins, another gateway owns the rotation.
+    scheduled: bool,
 }
 
 /// Why one attempt of a rotation stopped.
@@ -149,13 +161,14 @@ impl Rotations {
             let token = request
                 .client_request_token
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            self.start(
-                metadata.arn.clone(),
-                metadata.name.clone(),
-                token.clone(),
+            self.start(Job {
+                arn: metadata.arn.clone(),
+                name: metadata.name.clone(),
+                token: token.clone(),
                 plugin,
                 schedule,
-            );
+                scheduled: false,
+            });
             Some(token)
         } else {
             None
@@ -201,13 +214,29 @@ impl Rotations {
         })
     }
 
-    /// Resumes, with their tokens, the rotations that a gateway stopped in the middle left
-    /// behind: secrets with rotation on and AWSPENDING on a version that is not AWSCURRENT.
-    /// Returns how many were resumed.
-    pub async fn resume_unfinished(self: &Arc<Self>) -> StoreResult<usize> {
-        let mut resumed = 0;
+    /// Runs due rotations until the process ends: a [`scan`](Self::scan) every `every`.
+    pub async fn run_schedule(self: Arc<Self>, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(err) = self.scan(false).await {
+                tracing::warn!(error = %err, "cannot look for due rotations");
+            }
+        }
+    }
+
+    /// Looks at every secret with rotation on and a plugin of this gateway, and starts the
+    /// rotations that are due: NextRotationDate has passed and none is unfinished. The token
+    /// is derived from the secret and its due date, so replicas on one backend that find the
+    /// same due rotation agree on it, and the first to write its pending version owns it.
+    /// With `resume` (at start-up), unfinished rotations also resume with their own tokens:
+    /// those a gateway stopped in the middle of left behind. Returns how many it started.
+    pub async fn scan(self: &Arc<Self>, resume: bool) -> StoreResult<usize> {
+        let mut started = 0;
         if self.plugins.is_empty() {
-            return Ok(resumed);
+            return Ok(started);
         }
         let mut next_token = None;
         loop {
@@ -220,37 +249,65 @@ impl Rotations {
                 })
                 .await?;
             for entry in &page.secret_list {
-                let metadata = &entry.metadata;
-                let (Some(true), Some(lambda_arn)) =
-                    (metadata.rotation_enabled, &metadata.rotation_lambda_arn)
-                else {
-                    continue;
-                };
-                let Some(token) = pending_of(&entry.secret_versions_to_stages) else {
-                    continue;
-                };
-                let plugin = match self.plugin(lambda_arn) {
-                    Ok(plugin) => plugin.clone(),
-                    Err(err) => {
-                        tracing::warn!(secret = %metadata.name, "an unfinished rotation cannot resume: {}", err.message);
-                        continue;
+                if let Some(job) = self.due(entry, resume) {
+                    if job.scheduled {
+                        tracing::info!(secret = %job.name, token = %job.token, "starting a scheduled rotation");
+                    } else {
+                        tracing::info!(secret = %job.name, token = %job.token, "resuming an unfinished rotation");
                     }
-                };
-                let schedule =
-                    Schedule::parse(metadata.rotation_rules.as_ref()).unwrap_or(Schedule::Manual);
-                tracing::info!(secret = %metadata.name, token, "resuming an unfinished rotation");
-                self.start(
-                    metadata.arn.clone(),
-                    metadata.name.clone(),
-                    token.to_owned(),
-                    plugin,
-                    schedule,
-                );
-                resumed += 1;
+                    self.start(job);
+                    started += 1;
+                }
             }
             next_token = page.next_token;
             if next_token.is_none() {
-                return Ok(resumed);
+                return Ok(started);
+            }
+        }
+    }
+
+    /// The rotation `entry` needs now, if any.
+    fn due(&self, entry: &SecretListEntry, resume: bool) -> Option<Job> {
+        let metadata = &entry.metadata;
+        let lambda_arn = metadata.rotation_lambda_arn.as_ref()?;
+        if metadata.rotation_enabled != Some(true)
+            || metadata.deleted_date.is_some()
+            || self
+                .running
+                .lock()
+                .expect("not poisoned")
+                .contains_key(&metadata.arn)
+        {
+            return None;
+        }
+        let plugin = match self.plugin(lambda_arn) {
+            Ok(plugin) => plugin.clone(),
+            Err(err) => {
+                tracing::debug!(secret = %metadata.name, "not rotated here: {}", err.message);
+                return None;
+            }
+        };
+        let schedule =
+            Schedule::parse(metadata.rotation_rules.as_ref()).unwrap_or(Schedule::Manual);
+        let job = |token: String, scheduled| Job {
+            arn: metadata.arn.clone(),
+            name: metadata.name.clone(),
+            token,
+            plugin,
+            schedule,
+            scheduled,
+        };
+        match pending_of(&entry.secret_versions_to_stages) {
+            Some(token) if resume => Some(job(token.to_owned(), false)),
+            Some(_) => None,
+            None => {
+                let due = metadata.next_rotation_date?;
+                if due > Timestamp::now() {
+                    return None;
+                }
+                let seed = format!("{}|{}", metadata.arn, due.as_millis());
+                let token = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, seed.as_bytes());
+                Some(job(token.to_string(), true))
             }
         }
     }
@@ -316,20 +373,17 @@ impl Rotations {
         Ok(())
     }
 
-    fn start(
-        self: &Arc<Self>,
-        arn: String,
-        name: String,
-        token: String,
-        plugin: Plugin,
-        schedule: Schedule,
-    ) {
+    fn start(self: &Arc<Self>, job: Job) {
         let rotations = Arc::clone(self);
-        let key = arn.clone();
+        let key = job.arn.clone();
         let mut running = self.running.lock().expect("not poisoned");
         let task = tokio::spawn(async move {
-            rotations.run(&arn, &name, &token, &plugin, schedule).await;
-            rotations.running.lock().expect("not poisoned").remove(&arn);
+            rotations.run(&job).await;
+            rotations
+                .running
+                .lock()
+                .expect("not poisoned")
+                .remove(&job.arn);
         });
         if let Some(previous) = running.insert(key, task.abort_handle()) {
             previous.abort();
@@ -337,10 +391,18 @@ impl Rotations {
     }
 
     /// One rotation, retried until it finishes, fails fatally, or runs out of attempts.
-    async fn run(&self, arn: &str, name: &str, token: &str, plugin: &Plugin, schedule: Schedule) {
+    async fn run(&self, job: &Job) {
+        let Job {
+            arn,
+            name,
+            token,
+            plugin,
+            schedule,
+            ..
+        } = job;
         let mut delay = self.retry.first_delay;
         for attempt in 1..=self.retry.attempts {
-            let failure = match self.attempt(arn, name, token, plugin).await {
+            let failure = match self.attempt(job, attempt == 1).await {
                 Ok(()) => {
                     let now = Timestamp::now();
                     let recorded = self
@@ -378,6 +440,7 @@ impl Rotations {
             if last {
                 self.metrics.rotation(plugin.name(), "failed");
                 self.discard_pending(arn, name, token).await;
+                self.postpone(job).await;
                 return;
             }
             tokio::time::sleep(delay).await;
@@ -386,13 +449,8 @@ impl Rotations {
     }
 
     /// One pass through the four steps; every step first checks whether it is already done.
-    async fn attempt(
-        &self,
-        arn: &str,
-        name: &str,
-        token: &str,
-        plugin: &Plugin,
-    ) -> Result<(), AttemptError> {
+    async fn attempt(&self, job: &Job, first: bool) -> Result<(), AttemptError> {
+        let (arn, name, token, plugin) = (&*job.arn, &*job.name, &*job.token, &job.plugin);
         let described = self.describe(arn).await.map_err(AttemptError::Store)?;
         if described.metadata.rotation_enabled == Some(false) {
             return Err(AttemptError::Stopped("rotation was cancelled".into()));
@@ -402,6 +460,11 @@ impl Rotations {
         if stages(token).is_some_and(|stages| stages.iter().any(|s| s == AWSCURRENT)) {
             // AWSCURRENT moved already (a retry after a crash, say): only the end is left.
             return self.finish(arn, name, token, plugin, &lookup).await;
+        }
+        if first && job.scheduled && stages(token).is_some() {
+            return Err(AttemptError::Stopped(
+                "another gateway began this scheduled rotation".into(),
+            ));
         }
         if let Some(other) = unfinished_pending(&described).filter(|pending| *pending != token) {
             return Err(AttemptError::Stopped(format!(
@@ -434,10 +497,14 @@ impl Rotations {
             let mut put = PutSecretValueRequest::new(arn, SecretValue::String(value));
             put.client_request_token = Some(token.to_owned());
             put.version_stages = Some(vec![AWSPENDING.to_owned()]);
-            self.store
-                .put_secret_value(put)
-                .await
-                .map_err(AttemptError::Store)?;
+            match self.store.put_secret_value(put).await {
+                Err(err) if err.code == ErrorCode::ResourceExists => {
+                    return Err(AttemptError::Stopped(
+                        "another gateway made the pending version of this rotation".into(),
+                    ));
+                }
+                other => other.map_err(AttemptError::Store)?,
+            };
             context = self
                 .context(arn, name, token)
                 .await
@@ -535,6 +602,28 @@ impl Rotations {
             ))));
         }
         outcome.map_err(|failure| AttemptError::Step(step, failure))
+    }
+
+    /// A scheduled secret whose rotation failed is tried again later, with a new token.
+    async fn postpone(&self, job: &Job) {
+        let now = Timestamp::now();
+        let Some(next_rotation) = job.schedule.next_after(now) else {
+            return;
+        };
+        let retry_at =
+            Timestamp::from_millis(now.as_millis() + self.retry.max_delay.as_millis() as i64);
+        let postponed = self
+            .store
+            .update_rotation(UpdateRotationRequest {
+                secret_id: job.arn.clone(),
+                change: RotationChange::Reschedule {
+                    next_rotation: next_rotation.min(retry_at),
+                },
+            })
+            .await;
+        if let Err(err) = postponed {
+            tracing::warn!(secret = %job.name, error = %err, "cannot postpone the failed rotation");
+        }
     }
 
     /// After a fatal failure or the last retry: the pending version loses AWSPENDING, so the

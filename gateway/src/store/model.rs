@@ -333,6 +333,8 @@ pub enum RotationChange {
         at: Timestamp,
         next_rotation: Option<Timestamp>,
     },
+    /// A scheduled rotation failed: try again then.
+    Reschedule { next_rotation: Timestamp },
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -1280,6 +1280,9 @@ impl Inner {
                     rotation.last_rotated = Some(at);
                     rotation.next_rotation = next_rotation;
                 }
+                RotationChange::Reschedule { next_rotation } => {
+                    rotation.next_rotation = Some(next_rotation);
+                }
             }
             record.last_changed = Timestamp::now();
             self.save(txn, &record)?;
