@@ -392,6 +392,7 @@ impl Rotations {
 
     /// One rotation, retried until it finishes, fails fatally, or runs out of attempts.
     async fn run(&self, job: &Job) {
+        let started = Instant::now();
         let Job {
             arn,
             name,
@@ -419,7 +420,8 @@ impl Rotations {
                         tracing::warn!(secret = %name, error = %err, "rotated, but the rotation date was not recorded");
                     }
                     self.metrics.rotation(plugin.name(), "succeeded");
-                    tracing::info!(secret = %name, plugin = %plugin.name(), token, attempt, "rotation finished");
+                    let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+                    tracing::info!(secret = %name, plugin = %plugin.name(), token, attempt, elapsed_ms, "rotation finished");
                     return;
                 }
                 Err(AttemptError::Stopped(why)) => {

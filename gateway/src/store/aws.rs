@@ -16,6 +16,8 @@ use aws_sdk_secretsmanager as sdk;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_smithy_types::DateTime;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::*;
 
@@ -136,6 +138,90 @@ fn filters_in(filters: &[Filter]) -> Vec<sdk::types::Filter> {
         .collect()
 }
 
+/// The gateway's rotation settings of a secret in AWS live in tags: AWS's own rotation fields
+/// would make AWS invoke a Lambda. Tag values allow only letters, digits, spaces and
+/// `+ - = . _ : / @`, so the rules are base64url-encoded JSON.
+const TAG_ENABLED: &str = "secrets-gateway:rotation-enabled";
+const TAG_PLUGIN: &str = "secrets-gateway:rotation-plugin";
+const TAG_RULES: &str = "secrets-gateway:rotation-rules";
+const TAG_LAST_ROTATED: &str = "secrets-gateway:last-rotated";
+const TAG_NEXT_ROTATION: &str = "secrets-gateway:next-rotation";
+
+/// The tags to set and the tag keys to remove for a change of the rotation settings.
+fn rotation_tags(change: &RotationChange) -> (Vec<Tag>, Vec<&'static str>) {
+    let tag = |key: &str, value: String| Tag {
+        key: key.into(),
+        value,
+    };
+    let millis = |at: Timestamp| at.as_millis().to_string();
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    let next = |next_rotation: Option<Timestamp>, set: &mut Vec<Tag>, remove: &mut Vec<_>| {
+        match next_rotation {
+            Some(next) => set.push(tag(TAG_NEXT_ROTATION, millis(next))),
+            None => remove.push(TAG_NEXT_ROTATION),
+        }
+    };
+    match change {
+        RotationChange::Configure {
+            lambda_arn,
+            rules,
+            next_rotation,
+        } => {
+            set.push(tag(TAG_ENABLED, "true".into()));
+            set.push(tag(TAG_PLUGIN, lambda_arn.clone()));
+            match rules {
+                Some(rules) => {
+                    let json = serde_json::to_vec(rules).expect("rules serialize");
+                    set.push(tag(TAG_RULES, URL_SAFE_NO_PAD.encode(json)));
+                }
+                None => remove.push(TAG_RULES),
+            }
+            next(*next_rotation, &mut set, &mut remove);
+        }
+        RotationChange::Disable => set.push(tag(TAG_ENABLED, "false".into())),
+        RotationChange::Rotated { at, next_rotation } => {
+            set.push(tag(TAG_LAST_ROTATED, millis(*at)));
+            next(*next_rotation, &mut set, &mut remove);
+        }
+        RotationChange::Reschedule { next_rotation } => {
+            next(Some(*next_rotation), &mut set, &mut remove)
+        }
+    }
+    (set, remove)
+}
+
+/// Reads the gateway's rotation settings out of the tags (which it then hides), over what
+/// AWS reports of its own rotation.
+fn rotation_from_tags(mut metadata: SecretMetadata) -> SecretMetadata {
+    let mut ours = std::collections::HashMap::new();
+    metadata.tags.retain(|tag| {
+        let is_ours = tag.key.starts_with("secrets-gateway:");
+        if is_ours {
+            ours.insert(tag.key.clone(), tag.value.clone());
+        }
+        !is_ours
+    });
+    let Some(plugin) = ours.remove(TAG_PLUGIN) else {
+        return metadata;
+    };
+    let millis = |key: &str| {
+        ours.get(key)
+            .and_then(|value| value.parse().ok())
+            .map(Timestamp::from_millis)
+    };
+    let enabled = ours.get(TAG_ENABLED).map(|value| value == "true");
+    metadata.rotation_enabled = enabled;
+    metadata.rotation_lambda_arn = Some(plugin);
+    metadata.rotation_rules = ours
+        .get(TAG_RULES)
+        .and_then(|value| URL_SAFE_NO_PAD.decode(value).ok())
+        .and_then(|json| serde_json::from_slice(&json).ok());
+    metadata.last_rotated_date = millis(TAG_LAST_ROTATED);
+    metadata.next_rotation_date = millis(TAG_NEXT_ROTATION).filter(|_| enabled == Some(true));
+    metadata
+}
+
 fn rules_out(rules: Option<&sdk::types::RotationRulesType>) -> Option<RotationRules> {
     rules.map(|r| RotationRules {
         automatically_after_days: r.automatically_after_days(),
@@ -230,12 +316,18 @@ impl SecretStore for AwsStore {
         &self,
         r: GetSecretValueRequest,
     ) -> StoreResult<GetSecretValueResponse> {
+        // Said out loud, AWSCURRENT means the same to the service, and to moto it means the
+        // version UpdateSecretVersionStage moved the label to (its default does not follow).
+        let stage = match (&r.version_id, r.version_stage) {
+            (None, None) => Some(AWSCURRENT.to_owned()),
+            (_, stage) => stage,
+        };
         let out = self
             .client
             .get_secret_value()
             .secret_id(r.secret_id)
             .set_version_id(r.version_id)
-            .set_version_stage(r.version_stage)
+            .set_version_stage(stage)
             .send()
             .await
             .map_err(backend_error)?;
@@ -364,7 +456,7 @@ impl SecretStore for AwsStore {
             .await
             .map_err(backend_error)?;
         Ok(DescribeSecretResponse {
-            metadata: metadata_out!(out),
+            metadata: rotation_from_tags(metadata_out!(out)),
             version_ids_to_stages: stages_out(out.version_ids_to_stages()),
         })
     }
@@ -389,7 +481,7 @@ impl SecretStore for AwsStore {
                 .secret_list()
                 .iter()
                 .map(|entry| SecretListEntry {
-                    metadata: metadata_out!(entry),
+                    metadata: rotation_from_tags(metadata_out!(entry)),
                     secret_versions_to_stages: stages_out(entry.secret_versions_to_stages()),
                 })
                 .collect(),
@@ -491,10 +583,31 @@ impl SecretStore for AwsStore {
         Ok(Empty {})
     }
 
-    async fn update_rotation(&self, _request: UpdateRotationRequest) -> StoreResult<SecretRef> {
-        Err(StoreError::invalid_request(
-            "Rotation by the gateway is not available with the aws backend yet.",
-        ))
+    async fn update_rotation(&self, request: UpdateRotationRequest) -> StoreResult<SecretRef> {
+        let (set, remove) = rotation_tags(&request.change);
+        if !set.is_empty() {
+            self.tag_resource(TagResourceRequest {
+                secret_id: request.secret_id.clone(),
+                tags: set,
+            })
+            .await?;
+        }
+        if !remove.is_empty() {
+            self.untag_resource(UntagResourceRequest {
+                secret_id: request.secret_id.clone(),
+                tag_keys: remove.iter().map(|key| key.to_string()).collect(),
+            })
+            .await?;
+        }
+        let described = self
+            .describe_secret(DescribeSecretRequest {
+                secret_id: request.secret_id,
+            })
+            .await?;
+        Ok(SecretRef {
+            arn: described.metadata.arn,
+            name: described.metadata.name,
+        })
     }
 
     async fn untag_resource(&self, r: UntagResourceRequest) -> StoreResult<Empty> {
