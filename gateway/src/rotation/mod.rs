@@ -37,6 +37,8 @@ use self::schedule::Schedule;
 pub const PLUGIN_PREFIX: &str = "plugin:";
 /// Who rotation records in the audit trail are by.
 const AUDIT_IDENTITY: &str = "secrets-gateway:rotation";
+/// The label of a claim version while it is written (see `Rotations::claim`).
+const CLAIM: &str = "secrets-gateway:claim";
 /// Characters the default generator leaves out of database passwords, as the AWS templates do.
 const DEFAULT_EXCLUDED: &str = ":/@\"'\\";
 
@@ -78,9 +80,8 @@ struct Job {
     token: String,
     plugin: Plugin,
     schedule: Schedule,
-    /// Started by the scheduler, with a token other replicas derive too: if its version exists
-    /// when this gateway begins, another gateway owns the rotation.
-    scheduled: bool,
+    /// For a rotation the scheduler started: the due date it must claim first.
+    due: Option<Timestamp>,
 }
 
 /// Why one attempt of a rotation stopped.
@@ -167,7 +168,7 @@ impl Rotations {
                 token: token.clone(),
                 plugin,
                 schedule,
-                scheduled: false,
+                due: None,
             });
             Some(token)
         } else {
@@ -228,10 +229,9 @@ impl Rotations {
     }
 
     /// Looks at every secret with rotation on and a plugin of this gateway, and starts the
-    /// rotations that are due: NextRotationDate has passed and none is unfinished. The token
-    /// is derived from the secret and its due date, so replicas on one backend that find the
-    /// same due rotation agree on it, and the first to write its pending version owns it.
-    /// With `resume` (at start-up), unfinished rotations also resume with their own tokens:
+    /// rotations that are due: NextRotationDate has passed and none is unfinished. Replicas on
+    /// one backend may find the same one due; the one whose [`claim`](Self::claim) lands
+    /// first runs it. With `resume` (at start-up), unfinished rotations also resume with their own tokens:
     /// those a gateway stopped in the middle of left behind. Returns how many it started.
     pub async fn scan(self: &Arc<Self>, resume: bool) -> StoreResult<usize> {
         let mut started = 0;
@@ -250,7 +250,7 @@ impl Rotations {
                 .await?;
             for entry in &page.secret_list {
                 if let Some(job) = self.due(entry, resume) {
-                    if job.scheduled {
+                    if job.due.is_some() {
                         tracing::info!(secret = %job.name, token = %job.token, "starting a scheduled rotation");
                     } else {
                         tracing::info!(secret = %job.name, token = %job.token, "resuming an unfinished rotation");
@@ -289,25 +289,23 @@ impl Rotations {
         };
         let schedule =
             Schedule::parse(metadata.rotation_rules.as_ref()).unwrap_or(Schedule::Manual);
-        let job = |token: String, scheduled| Job {
+        let job = |token: String, due| Job {
             arn: metadata.arn.clone(),
             name: metadata.name.clone(),
             token,
             plugin,
             schedule,
-            scheduled,
+            due,
         };
         match pending_of(&entry.secret_versions_to_stages) {
-            Some(token) if resume => Some(job(token.to_owned(), false)),
+            Some(token) if resume => Some(job(token.to_owned(), None)),
             Some(_) => None,
             None => {
                 let due = metadata.next_rotation_date?;
                 if due > Timestamp::now() {
                     return None;
                 }
-                let seed = format!("{}|{}", metadata.arn, due.as_millis());
-                let token = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, seed.as_bytes());
-                Some(job(token.to_string(), true))
+                Some(job(uuid::Uuid::new_v4().to_string(), Some(due)))
             }
         }
     }
@@ -401,9 +399,22 @@ impl Rotations {
             schedule,
             ..
         } = job;
+        if let Some(due) = job.due {
+            match self.claim(job, due).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(secret = %name, "another gateway runs this scheduled rotation");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(secret = %name, error = %err, "cannot claim the scheduled rotation");
+                    return;
+                }
+            }
+        }
         let mut delay = self.retry.first_delay;
         for attempt in 1..=self.retry.attempts {
-            let failure = match self.attempt(job, attempt == 1).await {
+            let failure = match self.attempt(job).await {
                 Ok(()) => {
                     let now = Timestamp::now();
                     let recorded = self
@@ -451,7 +462,7 @@ impl Rotations {
     }
 
     /// One pass through the four steps; every step first checks whether it is already done.
-    async fn attempt(&self, job: &Job, first: bool) -> Result<(), AttemptError> {
+    async fn attempt(&self, job: &Job) -> Result<(), AttemptError> {
         let (arn, name, token, plugin) = (&*job.arn, &*job.name, &*job.token, &job.plugin);
         let described = self.describe(arn).await.map_err(AttemptError::Store)?;
         if described.metadata.rotation_enabled == Some(false) {
@@ -462,11 +473,6 @@ impl Rotations {
         if stages(token).is_some_and(|stages| stages.iter().any(|s| s == AWSCURRENT)) {
             // AWSCURRENT moved already (a retry after a crash, say): only the end is left.
             return self.finish(arn, name, token, plugin, &lookup).await;
-        }
-        if first && job.scheduled && stages(token).is_some() {
-            return Err(AttemptError::Stopped(
-                "another gateway began this scheduled rotation".into(),
-            ));
         }
         if let Some(other) = unfinished_pending(&described).filter(|pending| *pending != token) {
             return Err(AttemptError::Stopped(format!(
@@ -499,14 +505,10 @@ impl Rotations {
             let mut put = PutSecretValueRequest::new(arn, SecretValue::String(value));
             put.client_request_token = Some(token.to_owned());
             put.version_stages = Some(vec![AWSPENDING.to_owned()]);
-            match self.store.put_secret_value(put).await {
-                Err(err) if err.code == ErrorCode::ResourceExists => {
-                    return Err(AttemptError::Stopped(
-                        "another gateway made the pending version of this rotation".into(),
-                    ));
-                }
-                other => other.map_err(AttemptError::Store)?,
-            };
+            self.store
+                .put_secret_value(put)
+                .await
+                .map_err(AttemptError::Store)?;
             context = self
                 .context(arn, name, token)
                 .await
@@ -604,6 +606,36 @@ impl Rotations {
             ))));
         }
         outcome.map_err(|failure| AttemptError::Step(step, failure))
+    }
+
+    /// Claims a due rotation for this gateway. Every gateway that finds it due writes a version
+    /// under the same token, derived from the secret and the due date, each with a value of
+    /// its own: the backend keeps the first and refuses the others (a token already used with
+    /// other data), so exactly one gateway goes on. The claim version holds no secret and is
+    /// left unlabelled.
+    async fn claim(&self, job: &Job, due: Timestamp) -> StoreResult<bool> {
+        let seed = format!("{}|{}", job.arn, due.as_millis());
+        let token = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, seed.as_bytes()).to_string();
+        let nonce = SecretText::new(format!("rotation claim by {}", uuid::Uuid::new_v4()));
+        let mut put = PutSecretValueRequest::new(&job.arn, SecretValue::String(nonce));
+        put.client_request_token = Some(token.clone());
+        put.version_stages = Some(vec![CLAIM.to_owned()]);
+        let claimed = match self.store.put_secret_value(put).await {
+            Ok(_) => true,
+            Err(err) if err.code == ErrorCode::ResourceExists => false,
+            Err(err) => return Err(err),
+        };
+        if claimed {
+            self.store
+                .update_secret_version_stage(UpdateSecretVersionStageRequest {
+                    secret_id: job.arn.clone(),
+                    version_stage: CLAIM.to_owned(),
+                    remove_from_version_id: Some(token),
+                    move_to_version_id: None,
+                })
+                .await?;
+        }
+        Ok(claimed)
     }
 
     /// A scheduled secret whose rotation failed is tried again later, with a new token.

@@ -5,16 +5,19 @@ use std::time::Duration;
 use crate::store::{RotationRules, StoreError, StoreResult, Timestamp};
 
 /// How often a secret rotates, from its RotationRules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Schedule {
     /// Rotated by API only.
     Manual,
     Every(Duration),
+    /// An EventBridge `cron()` expression, in UTC.
+    Cron(Box<croner::Cron>),
 }
 
 impl Schedule {
     /// Checks `rules` as RotateSecret does. Accepts `AutomaticallyAfterDays` (1–1000) or a
-    /// `rate(N minutes|hours|days)` ScheduleExpression, and a `Duration` window of `Nh`.
+    /// ScheduleExpression, `rate(N minutes|hours|days)` or `cron(minutes hours day-of-month
+    /// month day-of-week year)`, and a `Duration` window of `Nh`.
     pub fn parse(rules: Option<&RotationRules>) -> StoreResult<Self> {
         let Some(rules) = rules else {
             return Ok(Self::Manual);
@@ -47,21 +50,30 @@ impl Schedule {
     }
 
     /// When the rotation after one at `from` is due.
-    pub fn next_after(self, from: Timestamp) -> Option<Timestamp> {
+    pub fn next_after(&self, from: Timestamp) -> Option<Timestamp> {
         match self {
             Self::Manual => None,
             Self::Every(period) => Some(Timestamp::from_millis(
                 from.as_millis() + period.as_millis() as i64,
             )),
+            Self::Cron(cron) => cron
+                .find_next_occurrence(&from.as_datetime(), false)
+                .ok()
+                .map(Timestamp::from),
         }
     }
 }
 
 fn parse_expression(expression: &str) -> StoreResult<Schedule> {
+    if let Some(fields) = expression
+        .strip_prefix("cron(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        return parse_cron(expression, fields);
+    }
     let unsupported = || {
         StoreError::invalid_parameter(format!(
-            "ScheduleExpression {expression:?} is not rate(N minutes|hours|days); cron() \
-             schedules are not supported by this gateway yet."
+            "ScheduleExpression {expression:?} is neither rate(N minutes|hours|days) nor cron(…)."
         ))
     };
     let inner = expression
@@ -81,6 +93,34 @@ fn parse_expression(expression: &str) -> StoreResult<Schedule> {
         _ => return Err(unsupported()),
     };
     Ok(Schedule::Every(Duration::from_secs(count * seconds)))
+}
+
+/// EventBridge's six fields: minutes, hours, day of month, month, day of week (1–7 from
+/// Sunday, or SUN–SAT) and year, which must be `*` here.
+fn parse_cron(expression: &str, fields: &str) -> StoreResult<Schedule> {
+    let invalid = |problem: String| {
+        StoreError::invalid_parameter(format!(
+            "ScheduleExpression {expression:?} is not a valid cron expression: {problem}"
+        ))
+    };
+    let fields: Vec<&str> = fields.split_whitespace().collect();
+    let [minutes, hours, day_of_month, month, day_of_week, year] = fields[..] else {
+        return Err(invalid(format!("it has {} fields, not 6", fields.len())));
+    };
+    if year != "*" {
+        return Err(invalid("only * is supported as the year".into()));
+    }
+    let parser = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Disallowed)
+        .year(croner::parser::Year::Disallowed)
+        .alternative_weekdays(true)
+        .build();
+    parser
+        .parse(&format!(
+            "{minutes} {hours} {day_of_month} {month} {day_of_week}"
+        ))
+        .map(|cron| Schedule::Cron(Box::new(cron)))
+        .map_err(|err| invalid(err.to_string()))
 }
 
 #[cfg(test)]
@@ -120,7 +160,8 @@ mod tests {
             rules(Some(0), None),
             rules(Some(1001), None),
             rules(None, Some("rate(0 hours)")),
-            rules(None, Some("cron(0 12 * * ? *)")),
+            rules(None, Some("cron(0 12 * *)")),
+            rules(None, Some("every day")),
             RotationRules {
                 duration: Some("25h".into()),
                 ..rules(Some(1), None)
@@ -128,6 +169,22 @@ mod tests {
         ] {
             assert!(Schedule::parse(Some(&bad)).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn cron_expressions_follow_eventbridge() {
+        let noon = Schedule::parse(Some(&rules(None, Some("cron(0 12 * * ? *)")))).unwrap();
+        let from = Timestamp::from_millis(1_700_000_000_000); // 2023-11-14T22:13:20Z
+        assert_eq!(
+            noon.next_after(from),
+            Some(Timestamp::from_millis(1_700_049_600_000)) // 2023-11-15T12:00:00Z
+        );
+        // Weekday 2 is Monday, as in EventBridge.
+        let monday = Schedule::parse(Some(&rules(None, Some("cron(0 8 ? * 2 *)")))).unwrap();
+        assert_eq!(
+            monday.next_after(from),
+            Some(Timestamp::from_millis(1_700_467_200_000)) // 2023-11-20T08:00:00Z, a Monday
+        );
     }
 
     #[test]
