@@ -147,7 +147,7 @@ def test_a_master_that_is_the_rotated_user_is_refused(dev_gateway, postgres):
     with pytest.raises(ClientError) as refused:
         sm.rotate_secret(SecretId=name, RotationLambdaARN="plugin:postgres-alternating-users")
     assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
-    assert f"logs in as {user}, the user this secret rotates" in refused.value.response["Error"]["Message"]
+    assert f"logs in as {user}, which is or alternates with {user}" in refused.value.response["Error"]["Message"]
 
 
 def config_with_plugins(*plugins: tuple[str, str, dict], step_timeout_seconds: int = 30) -> str:

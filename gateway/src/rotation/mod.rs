@@ -62,7 +62,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Starts and runs rotations; shared by the API and (later) the scheduler.
+/// Starts and runs rotations: for RotateSecret, for the schedule, and for rotations a
+/// stopped gateway left unfinished.
 pub struct Rotations {
     store: Arc<dyn SecretStore>,
     plugins: HashMap<String, Plugin>,
@@ -231,8 +232,8 @@ impl Rotations {
     /// Looks at every secret with rotation on and a plugin of this gateway, and starts the
     /// rotations that are due: NextRotationDate has passed and none is unfinished. Replicas on
     /// one backend may find the same one due; the one whose [`claim`](Self::claim) lands
-    /// first runs it. With `resume` (at start-up), unfinished rotations also resume with their own tokens:
-    /// those a gateway stopped in the middle of left behind. Returns how many it started.
+    /// first runs it. With `resume` (at start-up), the unfinished rotations a stopped gateway
+    /// left behind resume too, with their own tokens. Returns how many it started.
     pub async fn scan(self: &Arc<Self>, resume: bool) -> StoreResult<usize> {
         let mut started = 0;
         if self.plugins.is_empty() {
@@ -358,14 +359,21 @@ impl Rotations {
                     err.message
                 ))
             })?;
-        let rotated = field(&current.secret_string, "username");
-        let master_user = field(&master.secret_string, "username");
-        if rotated.is_some() && rotated == master_user {
-            let rotated = rotated.unwrap_or_default();
-            let clone = format!("{rotated}_clone");
+        let (Some(rotated), Some(master_user)) = (
+            field(&current.secret_string, "username"),
+            field(&master.secret_string, "username"),
+        ) else {
+            return Ok(());
+        };
+        // The alternating strategy rotates `user` and `user_clone` in turn.
+        let clone = |user: &str| format!("{user}_clone");
+        if master_user == rotated
+            || master_user == clone(&rotated)
+            || rotated == clone(&master_user)
+        {
             return Err(StoreError::invalid_parameter(format!(
-                "The master secret {master_id} logs in as {rotated}, the user this secret \
-                 rotates; a master user must not be rotated by it (nor be {clone})."
+                "The master secret {master_id} logs in as {master_user}, which is or alternates \
+                 with {rotated}, the user this secret rotates; a master user must not be rotated."
             )));
         }
         Ok(())
