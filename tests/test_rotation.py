@@ -230,19 +230,7 @@ def test_alternating_users_rotate_three_times_without_a_failed_login(dev_gateway
     sm.create_secret(Name=master, SecretString=json.dumps(postgres.secret(postgres.admin_user, ADMIN_PASSWORD)))
     name, user, _ = database_secret(sm, postgres, masterarn=master)
 
-    logins, failures, stop = [0], [], threading.Event()
-
-    def keep_logging_in():
-        reader = dev_gateway.client()
-        while not stop.is_set():
-            current = json.loads(reader.get_secret_value(SecretId=name)["SecretString"])
-            logins[0] += 1
-            if not postgres.can_login(current["username"], current["password"]):
-                failures.append(current["username"])
-
-    client = threading.Thread(target=keep_logging_in)
-    client.start()
-    try:
+    with KeepLoggingIn(dev_gateway, name, postgres) as client:
         users = []
         for _ in range(3):
             before = sm.describe_secret(SecretId=name).get("LastRotatedDate")
@@ -251,12 +239,35 @@ def test_alternating_users_rotate_three_times_without_a_failed_login(dev_gateway
                      what="the rotation to finish")
             users.append(json.loads(sm.get_secret_value(SecretId=name)["SecretString"])["username"])
             time.sleep(0.3)  # a few logins with the new value
-    finally:
-        stop.set()
-        client.join(timeout=30)
     assert users == [f"{user}_clone", user, f"{user}_clone"]
-    assert logins[0] >= 10
-    assert failures == []
+    assert client.logins >= 10
+    assert client.failures == []
+
+
+class KeepLoggingIn:
+    """A client that, until the block ends, keeps reading the secret through the gateway and
+    logging in to the database with whatever AWSCURRENT says, counting the failures."""
+
+    def __init__(self, gateway, name, database):
+        self.reader, self.name, self.database = gateway.client(), name, database
+        self.logins, self.failures = 0, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        while not self.stop.is_set():
+            current = json.loads(self.reader.get_secret_value(SecretId=self.name)["SecretString"])
+            self.logins += 1
+            if not self.database.can_login(current["username"], current["password"]):
+                self.failures.append(current["username"])
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join(timeout=30)
 
 
 def test_a_scheduled_rotation_runs_once_when_it_is_due(make_gateway, postgres):

@@ -528,8 +528,9 @@ fn postgres_error(error: tokio_postgres::Error) -> Error {
 }
 
 fn mysql_error(error: mysql_async::Error) -> Error {
-    /// ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR.
-    const ACCESS_DENIED: [u16; 2] = [1045, 1044];
+    /// ER_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, and MariaDB's
+    /// ER_ACCESS_DENIED_NO_PASSWORD_ERROR (an account that does not exist, say).
+    const ACCESS_DENIED: [u16; 3] = [1045, 1044, 1698];
     match error {
         mysql_async::Error::Server(server) if ACCESS_DENIED.contains(&server.code) => {
             Error::Authentication(format!("{}: {}", server.code, server.message))

@@ -140,6 +140,84 @@ pub fn pending_to_set(context: &Context) -> Result<Option<DbSecret>, StepError> 
     Ok(Some(pending))
 }
 
+/// The single-user strategies' setSecret login: the current credential, or else the previous
+/// one (the database may still hold AWSPREVIOUS, e.g. after a value was written without
+/// changing the database), each only if it names the pending version's user and host.
+pub fn login_for_own_change(
+    context: &Context,
+    pending: &DbSecret,
+) -> Result<sql::Connection, StepError> {
+    let current = DbSecret::of(&context.current, "AWSCURRENT")?;
+    same_account(pending, &current, "AWSCURRENT")?;
+    let mut connection = try_connect(sql::Principal::Current)?;
+    if connection.is_none() && context.previous.is_some() {
+        let previous = DbSecret::of(&context.previous, "AWSPREVIOUS")?;
+        same_account(pending, &previous, "AWSPREVIOUS")?;
+        connection = try_connect(sql::Principal::Previous)?;
+    }
+    connection
+        .ok_or_else(|| fatal("cannot log in with the previous, current or pending credential"))
+}
+
+/// The pending version must change the same user on the same host as `other`.
+fn same_account(pending: &DbSecret, other: &DbSecret, label: &str) -> Result<(), StepError> {
+    if pending.username() != other.username() || pending.host() != other.host() {
+        return Err(fatal(format!(
+            "the pending version names another user or host than {label}; refusing to change it"
+        )));
+    }
+    Ok(())
+}
+
+/// createSecret of the database strategies: the current JSON with a new password, for the
+/// same user, or (with `alternate_within`, the longest name the server takes) for the other of
+/// `user` and `user_clone`.
+pub fn new_pending(
+    context: &Context,
+    excluded: &str,
+    alternate_within: Option<usize>,
+) -> Result<Option<String>, StepError> {
+    let current = DbSecret::of(&context.current, "AWSCURRENT")?;
+    let password = new_password(context, excluded)?;
+    let username = match alternate_within {
+        Some(max_name_bytes) => alternate(current.username(), max_name_bytes)?,
+        None => current.username().to_owned(),
+    };
+    Ok(Some(current.with_credentials(&username, &password)))
+}
+
+/// The alternating strategies' setSecret login: checks that the pending version is the other
+/// user of the current one on the same host and that the current credential works (the master
+/// is never used for a secret whose own credential is not valid), then logs in as the master,
+/// which must not be either rotated user. Returns the current version and the connection.
+pub fn login_as_master(
+    pending: &DbSecret,
+    context: &Context,
+    max_name_bytes: usize,
+) -> Result<(DbSecret, sql::Connection), StepError> {
+    let current = DbSecret::of(&context.current, "AWSCURRENT")?;
+    if pending.username() != alternate(current.username(), max_name_bytes)?
+        || pending.host() != current.host()
+    {
+        return Err(fatal(
+            "the pending version is not the other user of the current one on the same host",
+        ));
+    }
+    if try_connect(sql::Principal::Current)?.is_none() {
+        return Err(fatal("the current credential does not log in"));
+    }
+    let master = try_connect(sql::Principal::Master)?
+        .ok_or_else(|| fatal("the master credential does not log in"))?;
+    let master_user = current_user(&master)?;
+    if master_user == current.username() || master_user == pending.username() {
+        return Err(fatal(format!(
+            "the master user {master_user} is one of the rotated users; give the secret \
+             another masterarn"
+        )));
+    }
+    Ok((current, master))
+}
+
 /// testSecret as every database template does it: log in with the pending credential and run
 /// a query. A refused login is retryable, as setSecret may not have reached the database.
 pub fn test_pending_login(context: &Context) -> Result<(), StepError> {
@@ -169,6 +247,31 @@ pub fn set_postgres_password(
     execute(connection, &statement)?;
     log(Level::Info, &format!("set the password of {username}"));
     Ok(())
+}
+
+/// Whether a MySQL-dialect connection is to MariaDB, whose statements for passwords differ.
+pub fn is_mariadb(connection: &sql::Connection) -> Result<bool, StepError> {
+    let rows = connection
+        .query("SELECT VERSION()", &[])
+        .map_err(sql_error)?;
+    Ok(matches!(
+        rows.rows.first().and_then(|row| row.first()),
+        Some(sql::Value::Text(version)) if version.contains("MariaDB")
+    ))
+}
+
+/// `user` ↔ `user_clone`, for the alternating-users strategies; longer than `max_bytes` fails.
+pub fn alternate(username: &str, max_bytes: usize) -> Result<String, StepError> {
+    let other = match username.strip_suffix("_clone") {
+        Some(original) => original.to_owned(),
+        None => format!("{username}_clone"),
+    };
+    if other.len() > max_bytes {
+        return Err(fatal(format!(
+            "{other:?} is longer than the server's {max_bytes}-byte limit on user names"
+        )));
+    }
+    Ok(other)
 }
 
 /// The name the server knows the connection's user by.

@@ -3,10 +3,9 @@
 //! AWSCURRENT fail between setSecret and finishSecret; where that matters, rotate alternating
 //! users instead.
 
-use rotation_kit::sql::Principal;
 use rotation_kit::{
-    Context, DbSecret, Guest, StepError, fatal, new_password, pending_to_set,
-    set_postgres_password, test_pending_login, try_connect,
+    Context, Guest, StepError, login_for_own_change, new_pending, pending_to_set,
+    set_postgres_password, test_pending_login,
 };
 
 /// Characters that break connection strings and quoting, as the template excludes them.
@@ -16,30 +15,14 @@ struct SingleUser;
 
 impl Guest for SingleUser {
     fn create_secret(context: Context) -> Result<Option<String>, StepError> {
-        let current = DbSecret::of(&context.current, "AWSCURRENT")?;
-        let password = new_password(&context, EXCLUDED)?;
-        Ok(Some(
-            current.with_credentials(current.username(), &password),
-        ))
+        new_pending(&context, EXCLUDED, None)
     }
 
     fn set_secret(context: Context) -> Result<(), StepError> {
         let Some(pending) = pending_to_set(&context)? else {
             return Ok(());
         };
-        let current = DbSecret::of(&context.current, "AWSCURRENT")?;
-        same_account(&pending, &current, "AWSCURRENT")?;
-        let mut connection = try_connect(Principal::Current)?;
-        if connection.is_none() && context.previous.is_some() {
-            // The database may still hold AWSPREVIOUS, e.g. after a value was written without
-            // changing the database.
-            let previous = DbSecret::of(&context.previous, "AWSPREVIOUS")?;
-            same_account(&pending, &previous, "AWSPREVIOUS")?;
-            connection = try_connect(Principal::Previous)?;
-        }
-        let connection = connection.ok_or_else(|| {
-            fatal("cannot log in with the previous, current or pending credential")
-        })?;
+        let connection = login_for_own_change(&context, &pending)?;
         set_postgres_password(&connection, pending.username(), pending.password())
     }
 
@@ -50,16 +33,6 @@ impl Guest for SingleUser {
     fn finish_secret(_context: Context) -> Result<(), StepError> {
         Ok(())
     }
-}
-
-/// The pending version must change the same user on the same host as `other`.
-fn same_account(pending: &DbSecret, other: &DbSecret, label: &str) -> Result<(), StepError> {
-    if pending.username() != other.username() || pending.host() != other.host() {
-        return Err(fatal(format!(
-            "the pending version names another user or host than {label}; refusing to change it"
-        )));
-    }
-    Ok(())
 }
 
 rotation_kit::export!(SingleUser);
