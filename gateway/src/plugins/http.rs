@@ -2,29 +2,25 @@
 //! HTTP library works, with the grant checked on each request before anything is sent.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::uri::Scheme;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::grant::{Grant, HostPattern};
+use super::grant::Grant;
+use super::state::Refusals;
 
 pub(super) struct HttpGate {
-    plugin: Arc<str>,
-    hosts: Vec<HostPattern>,
-    refusals: Arc<Mutex<Vec<String>>>,
+    grant: Arc<Grant>,
+    refusals: Arc<Refusals>,
 }
 
 impl HttpGate {
-    pub fn new(plugin: Arc<str>, grant: &Grant, refusals: Arc<Mutex<Vec<String>>>) -> Self {
-        Self {
-            plugin,
-            hosts: grant.http_hosts.clone(),
-            refusals,
-        }
+    pub fn new(grant: Arc<Grant>, refusals: Arc<Refusals>) -> Self {
+        Self { grant, refusals }
     }
 
-    /// The request's destination as `host:port`, if the grant allows it.
+    /// Whether the grant allows the request's destination; if not, why.
     fn check(&self, request: &http::Request<WasiBody>) -> Result<(), String> {
         let uri = request.uri();
         let Some(authority) = uri.authority() else {
@@ -35,11 +31,7 @@ impl HttpGate {
             _ => 443,
         });
         let host = authority.host();
-        let grant = Grant {
-            http_hosts: self.hosts.clone(),
-            ..Grant::default()
-        };
-        if grant.allows_http(host, port) {
+        if self.grant.allows_http(host, port) {
             Ok(())
         } else {
             Err(format!(
@@ -69,8 +61,7 @@ impl WasiHttpHooks for HttpGate {
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
         if let Err(refusal) = self.check(&request) {
-            tracing::warn!(plugin = %self.plugin, "refused: {refusal}");
-            self.refusals.lock().expect("not poisoned").push(refusal);
+            self.refusals.refuse(refusal);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         Box::new(async move {

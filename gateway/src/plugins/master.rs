@@ -21,7 +21,7 @@ pub(super) async fn fetch(scope: &mut StepScope) -> Result<SecretText, Refusal> 
     let id = master_arn(scope)?;
     if !scope.grant.allows_master(&id) {
         let refusal = format!("master secret {id}: not in the plugin's master_secrets");
-        scope.refuse(refusal.clone());
+        scope.refusals.refuse(refusal.clone());
         return Err(Refusal::NotGranted(refusal));
     }
     let master = scope

@@ -303,11 +303,7 @@ impl PluginHost {
             });
         }
         let started = Instant::now();
-        let bytes = std::fs::read(&spec.file).map_err(|source| LoadError::Read {
-            name: name.clone(),
-            file: spec.file.clone(),
-            source,
-        })?;
+        let bytes = read_component(&name, &spec.file)?;
         let sha256 = sha256_hex(&bytes);
         if let Some(expected) = &spec.sha256
             && !expected.eq_ignore_ascii_case(&sha256)
@@ -347,11 +343,7 @@ impl PluginHost {
     /// exports, after checking the component against the world with every capability granted.
     pub fn inspect(&self, file: &Path) -> Result<ComponentReport, LoadError> {
         let name = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|source| LoadError::Read {
-            name: name.clone(),
-            file: file.to_owned(),
-            source,
-        })?;
+        let bytes = read_component(&name, file)?;
         let sha256 = sha256_hex(&bytes);
         let (component, _) = self.compile(&name, &sha256, &bytes)?;
         let everything = Grant {
@@ -389,11 +381,7 @@ impl PluginHost {
     /// Compiles `file` into the compile cache; returns the entry's path.
     pub fn precompile(&self, file: &Path) -> Result<PathBuf, LoadError> {
         let name = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|source| LoadError::Read {
-            name: name.clone(),
-            file: file.to_owned(),
-            source,
-        })?;
+        let bytes = read_component(&name, file)?;
         let cache = self
             .inner
             .cache
@@ -579,6 +567,14 @@ fn spawn_epoch_ticker(engine: &Engine) {
         .expect("a thread can be spawned");
 }
 
+fn read_component(name: &str, file: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(file).map_err(|source| LoadError::Read {
+        name: name.to_owned(),
+        file: file.to_owned(),
+        source,
+    })
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes))
 }
@@ -708,7 +704,7 @@ impl Plugin {
             Ok(Ok(Err(wit::StepError::Fatal(message)))) => {
                 Err(StepFailure::Fatal(self.explain(state, &message)))
             }
-            Ok(Ok(Ok(created))) => self.check_output(step, context, created),
+            Ok(Ok(Ok(created))) => check_created(context, created),
         };
         let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
         match &result {
@@ -747,11 +743,8 @@ impl Plugin {
             .scope
             .redactor
             .redact(log::truncate(message, MAX_MESSAGE_BYTES));
-        let refusals = state.scope.refusals.lock().expect("not poisoned");
-        if !refusals.is_empty() {
-            message.push_str(" (the host refused: ");
-            message.push_str(&refusals.join("; "));
-            message.push(')');
+        if let Some(refused) = state.scope.refusals.summary() {
+            message.push_str(&format!(" (the host refused: {refused})"));
         }
         message
     }
@@ -786,43 +779,38 @@ impl Plugin {
         };
         StepFailure::Trapped(self.explain(state, &message))
     }
+}
 
-    fn check_output(
-        &self,
-        step: Step,
-        context: &RotationContext,
-        created: Option<String>,
-    ) -> Result<Option<SecretText>, StepFailure> {
-        let Some(created) = created else {
-            return Ok(None);
-        };
-        if step != Step::CreateSecret {
-            return Err(StepFailure::InvalidOutput(format!(
-                "{step} returned a value"
-            )));
-        }
-        let created = SecretText::new(created);
-        if created.is_empty() || created.len() > MAX_SECRET_STRING_BYTES {
-            return Err(StepFailure::InvalidOutput(format!(
-                "createSecret returned a value of {} bytes; a SecretString holds 1 to {MAX_SECRET_STRING_BYTES}",
-                created.len()
-            )));
-        }
-        let is_object =
-            |text: &str| matches!(serde_json::from_str(text), Ok(serde_json::Value::Object(_)));
-        let current_is_object = context
-            .current
-            .as_ref()
-            .is_some_and(|current| is_object(current.secret_string.expose()));
-        if current_is_object && !is_object(created.expose()) {
-            return Err(StepFailure::InvalidOutput(
-                "createSecret returned a value that is not a JSON object, but the current \
-                 version is one"
-                    .into(),
-            ));
-        }
-        Ok(Some(created))
+/// What createSecret returned, if anything, checked as a SecretString: 1 to 65,536 bytes, and a
+/// JSON object when the current version is one. (The other steps return nothing by their type.)
+fn check_created(
+    context: &RotationContext,
+    created: Option<String>,
+) -> Result<Option<SecretText>, StepFailure> {
+    let Some(created) = created else {
+        return Ok(None);
+    };
+    let created = SecretText::new(created);
+    if created.is_empty() || created.len() > MAX_SECRET_STRING_BYTES {
+        return Err(StepFailure::InvalidOutput(format!(
+            "createSecret returned a value of {} bytes; a SecretString holds 1 to {MAX_SECRET_STRING_BYTES}",
+            created.len()
+        )));
     }
+    let is_object =
+        |text: &str| matches!(serde_json::from_str(text), Ok(serde_json::Value::Object(_)));
+    let current_is_object = context
+        .current
+        .as_ref()
+        .is_some_and(|current| is_object(current.secret_string.expose()));
+    if current_is_object && !is_object(created.expose()) {
+        return Err(StepFailure::InvalidOutput(
+            "createSecret returned a value that is not a JSON object, but the current \
+             version is one"
+                .into(),
+        ));
+    }
+    Ok(Some(created))
 }
 
 #[cfg(test)]

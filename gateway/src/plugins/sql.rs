@@ -151,15 +151,12 @@ fn json_object(secret: &SecretText) -> Result<serde_json::Map<String, serde_json
 
 impl HostState {
     /// The secret a principal connects with; for the master, after checking the grant.
-    async fn principal_secret(
-        &mut self,
-        principal: Principal,
-    ) -> Result<(SecretText, bool), Error> {
+    async fn principal_secret(&mut self, principal: Principal) -> Result<SecretText, Error> {
         let scope = &mut self.scope;
         let version = |version: &Option<SecretText>, label: &str| {
             version
                 .as_ref()
-                .map(|secret| (secret.clone(), false))
+                .cloned()
                 .ok_or_else(|| Error::BadSecret(format!("there is no {label} version")))
         };
         match principal {
@@ -174,7 +171,7 @@ impl HostState {
                             super::master::Refusal::NotGranted(why) => Error::NotGranted(why),
                             super::master::Refusal::Unavailable(why) => Error::BadSecret(why),
                         })?;
-                Ok((master, true))
+                Ok(master)
             }
         }
     }
@@ -190,14 +187,14 @@ impl sql::Host for HostState {
                 "a step may hold at most {MAX_CONNECTIONS_PER_STEP} connections"
             ))));
         }
-        let (secret, is_master) = match self.principal_secret(principal).await {
+        let secret = match self.principal_secret(principal).await {
             Ok(found) => found,
             Err(error) => return Ok(Err(error)),
         };
-        let fallback = if is_master {
-            self.scope.current.as_ref()
-        } else {
-            None
+        // A master secret takes what it lacks (engine, database) from the rotated secret.
+        let fallback = match principal {
+            Principal::Master => self.scope.current.as_ref(),
+            _ => None,
         };
         let endpoint = match Endpoint::parse(&secret, fallback) {
             Ok(endpoint) => endpoint,
@@ -230,7 +227,7 @@ impl sql::Host for HostState {
                 "SQL connection to {}:{}: not in the plugin's sql_hosts",
                 endpoint.host, endpoint.port
             );
-            self.scope.refuse(refusal.clone());
+            self.scope.refusals.refuse(refusal.clone());
             return Ok(Err(Error::NotGranted(refusal)));
         }
         match endpoint.connect().await {

@@ -42,8 +42,7 @@ pub(super) struct StepScope {
     pub master: Option<SecretText>,
     pub redactor: Redactor,
     pub open_connections: usize,
-    /// Requests the host refused for lack of a grant, to explain the step's failure.
-    pub refusals: Arc<Mutex<Vec<String>>>,
+    pub refusals: Arc<Refusals>,
 }
 
 impl HostState {
@@ -73,7 +72,12 @@ impl HostState {
         {
             redactor.learn_secret_string(version.secret_string.expose());
         }
-        let refusals = Arc::new(Mutex::new(Vec::new()));
+        let refusals = Arc::new(Refusals {
+            plugin: Arc::clone(&plugin),
+            step,
+            secret_id: context.secret_id.clone(),
+            refused: Mutex::new(Vec::new()),
+        });
         let secret_string = |version: &Option<super::SecretVersion>| {
             version
                 .as_ref()
@@ -83,7 +87,7 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            http_gate: HttpGate::new(Arc::clone(&plugin), &grant, Arc::clone(&refusals)),
+            http_gate: HttpGate::new(Arc::clone(&grant), Arc::clone(&refusals)),
             memory: MemoryLimit::new(memory_limit),
             scope: StepScope {
                 plugin,
@@ -105,11 +109,25 @@ impl HostState {
     }
 }
 
-impl StepScope {
-    /// Notes that the host refused a request for lack of a grant, and logs it.
+/// Requests the host refused a step for lack of a grant: logged as they happen, and kept to
+/// explain the step's failure.
+pub(super) struct Refusals {
+    plugin: Arc<str>,
+    step: Step,
+    secret_id: String,
+    refused: Mutex<Vec<String>>,
+}
+
+impl Refusals {
     pub fn refuse(&self, what: String) {
         tracing::warn!(plugin = %self.plugin, step = %self.step, secret = %self.secret_id, "refused: {what}");
-        self.refusals.lock().expect("not poisoned").push(what);
+        self.refused.lock().expect("not poisoned").push(what);
+    }
+
+    /// The refusals so far, `; `-separated; none is `None`.
+    pub fn summary(&self) -> Option<String> {
+        let refused = self.refused.lock().expect("not poisoned");
+        (!refused.is_empty()).then(|| refused.join("; "))
     }
 }
 
