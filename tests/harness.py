@@ -296,11 +296,15 @@ master_key_file = "master.key"
 """
 
 
-def plugin_entry(name: str, file: Path, digest: str | None = None, extra: str = "") -> str:
-    """A `[[plugin]]` table, pinned to the file's sha256 unless `digest` says otherwise."""
+def file_sha256(file: Path) -> str:
     import hashlib
 
-    digest = digest or hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+
+
+def plugin_entry(name: str, file: Path, digest: str | None = None, extra: str = "") -> str:
+    """A `[[plugin]]` table, pinned to the file's sha256 unless `digest` says otherwise."""
+    digest = digest or file_sha256(file)
     return f"""
 [[plugin]]
 name = "{name}"

@@ -1,17 +1,12 @@
 """Plugins as an operator and a plugin author meet them: `plugin check`, `plugin precompile`,
 `plugin run-step`, and a gateway that loads its configured plugins at start or refuses to."""
 
-import hashlib
 import json
 import re
 
 import pytest
 
-from harness import STEP_FAILED, StartFailed, embedded_config, plugin_entry, plugin_path, run_cli
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from harness import STEP_FAILED, StartFailed, embedded_config, file_sha256, plugin_entry, plugin_path, run_cli
 
 
 def config(plugins: str) -> str:
@@ -21,7 +16,7 @@ def config(plugins: str) -> str:
 def test_check_prints_the_digest_and_what_each_import_needs():
     probe = plugin_path("probe.wasm")
     out = run_cli("plugin", "check", str(probe)).stdout
-    assert f"sha256  {sha256(probe)}" in out
+    assert f"sha256  {file_sha256(probe)}" in out
     assert re.search(r"secrets-gateway:rotation/sql@0\.1\.0\s+\(needs sql_hosts\)", out), out
     assert re.search(r"wasi:http/outgoing-handler@[\d.]+\s+\(needs http_hosts\)", out), out
     assert "exports\n  secrets-gateway:rotation/steps@0.1.0" in out
@@ -43,7 +38,7 @@ def test_check_refuses_a_file_that_is_not_a_component(tmp_path):
 
 def test_the_gateway_loads_a_precompiled_plugin_from_the_cache(make_gateway, tmp_path):
     minimal = plugin_path("minimal.wasm")
-    gateway = make_gateway(config=config(plugin_entry("minimal", minimal, sha256(minimal))), start=False)
+    gateway = make_gateway(config=config(plugin_entry("minimal", minimal)), start=False)
     precompiled = run_cli("plugin", "precompile", str(minimal), "--config", str(gateway.config_path)).stdout
     assert "plugin-cache" in precompiled
     gateway.start()
@@ -57,12 +52,12 @@ def test_the_gateway_refuses_to_start_with_a_plugin_whose_pin_is_wrong(make_gate
     gateway = make_gateway(config=config(plugin_entry("minimal", minimal, "ab" * 32)), start=False)
     with pytest.raises(StartFailed) as failed:
         gateway.start()
-    assert f"has sha256 {sha256(minimal)}, but the configuration pins {'ab' * 32}" in failed.value.stderr
+    assert f"has sha256 {file_sha256(minimal)}, but the configuration pins {'ab' * 32}" in failed.value.stderr
 
 
 def test_the_gateway_refuses_to_start_with_a_plugin_that_needs_more_than_its_grant(make_gateway):
     probe = plugin_path("probe.wasm")
-    entry = plugin_entry("probe", probe, sha256(probe), 'http_hosts = ["127.0.0.1:8080"]')
+    entry = plugin_entry("probe", probe, extra='http_hosts = ["127.0.0.1:8080"]')
     gateway = make_gateway(config=config(entry), start=False)
     with pytest.raises(StartFailed) as failed:
         gateway.start()

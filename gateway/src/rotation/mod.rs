@@ -517,8 +517,9 @@ impl Rotations {
                 .put_secret_value(put)
                 .await
                 .map_err(AttemptError::Store)?;
-            context = self
-                .context(arn, name, token)
+            // Only the pending version is new; read back as the store keeps it.
+            context.pending = self
+                .optional_value(arn, VersionSelector::id(token))
                 .await
                 .map_err(AttemptError::Store)?;
         }
@@ -730,20 +731,31 @@ impl Rotations {
     /// The versions as the steps see them: the token's version is the pending one (also once
     /// it is current, for the finish hook); a missing one is none.
     async fn context(&self, arn: &str, name: &str, token: &str) -> StoreResult<RotationContext> {
-        let optional = |result: StoreResult<SecretVersion>| match result {
-            Ok(version) => Ok(Some(version)),
-            Err(err) if err.code == ErrorCode::ResourceNotFound => Ok(None),
-            Err(err) => Err(err),
-        };
-        let pending = optional(self.value(arn, VersionSelector::id(token)).await)?;
         Ok(RotationContext {
             secret_id: name.to_owned(),
             secret_arn: arn.to_owned(),
             token: token.to_owned(),
-            current: optional(self.value(arn, VersionSelector::stage(AWSCURRENT)).await)?,
-            pending,
-            previous: optional(self.value(arn, VersionSelector::stage(AWSPREVIOUS)).await)?,
+            current: self
+                .optional_value(arn, VersionSelector::stage(AWSCURRENT))
+                .await?,
+            pending: self.optional_value(arn, VersionSelector::id(token)).await?,
+            previous: self
+                .optional_value(arn, VersionSelector::stage(AWSPREVIOUS))
+                .await?,
         })
+    }
+
+    /// A version, or none when the store has no such version.
+    async fn optional_value(
+        &self,
+        arn: &str,
+        selector: VersionSelector,
+    ) -> StoreResult<Option<SecretVersion>> {
+        match self.value(arn, selector).await {
+            Ok(version) => Ok(Some(version)),
+            Err(err) if err.code == ErrorCode::ResourceNotFound => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 }
 
