@@ -205,7 +205,8 @@ def test_a_gateway_killed_during_set_secret_resumes_the_same_rotation(make_gatew
     sm = gateway.client()
     name, user, old = database_secret(sm, postgres)
     token = sm.rotate_secret(SecretId=name, RotationLambdaARN="plugin:pg")["VersionId"]
-    wait_for(lambda: any(r.get("step") == "createSecret" for r in gateway.audit()), what="createSecret")
+    # createSecret's audit record is written before its pending version: wait for the version.
+    wait_for(lambda: "AWSPENDING" in stages(sm, name).get(token, []), what="the pending version")
     pending = sm.get_secret_value(SecretId=name, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
     time.sleep(0.3)  # setSecret is looping now
     gateway.kill()
