@@ -187,12 +187,12 @@ async fn each_kind_of_misbehaviour_fails_its_step_with_a_clear_error() {
         "{failure}"
     );
 
+    // The probe calls the refusal retryable; the host knows a retry is refused again.
     let failure = run(&probe("http"), Step::SetSecret).await.unwrap_err();
     assert!(
-        failure
-            .to_string()
-            .contains("HTTP request to 127.0.0.1:1: not in the plugin's http_hosts"),
-        "{failure}"
+        matches!(&failure, StepFailure::Fatal(message)
+            if message.contains("HTTP request to 127.0.0.1:1: not in the plugin's http_hosts")),
+        "{failure:?}"
     );
 
     let failure = run(&probe("oversized-error"), Step::SetSecret)

@@ -77,6 +77,10 @@ struct ServeArgs {
     /// granted databases and HTTP services on loopback and any master secret.
     #[arg(long, value_name = "DIR", requires = "dev")]
     plugin_dir: Option<PathBuf>,
+    /// Development mode: keep compiled plugins in DIR instead of DATA_DIR/plugin-cache, so
+    /// that development gateways share them (entries are keyed by the component's sha256).
+    #[arg(long, value_name = "DIR", requires = "plugin_dir")]
+    plugin_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +153,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 config.plugin = config::dev_plugins(dir).with_context(|| {
                     format!("cannot read the plugin directory {}", dir.display())
                 })?;
+            }
+            if let Some(dir) = &args.plugin_cache {
+                config.plugins.cache_dir.clone_from(dir);
             }
             if args.agent_listen.is_some() || std::env::var_os(DEV_AGENT_TOKEN_ENV).is_some() {
                 config.agent.token_env = Some(DEV_AGENT_TOKEN_ENV.into());

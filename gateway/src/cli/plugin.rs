@@ -27,9 +27,11 @@ pub enum PluginCommand {
     /// Check that FILE is a component of the rotator world; print its sha256, imports and
     /// exports.
     Check { file: PathBuf },
-    /// Compile FILE into the compile cache, so that the gateway's start takes it from there.
+    /// Compile each FILE into the compile cache, so that the gateway's start takes it from
+    /// there.
     Precompile {
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -101,18 +103,20 @@ pub struct StepFailed {
 pub fn run(command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Check { file } => check(&file),
-        PluginCommand::Precompile { file, cache } => {
+        PluginCommand::Precompile { files, cache } => {
             let dir = cache.dir()?.ok_or_else(|| {
                 anyhow!("say where the compile cache is: --config FILE or --cache-dir DIR")
             })?;
             let host = host(Some(dir))?;
-            let started = std::time::Instant::now();
-            let path = host.precompile(&file)?;
-            println!(
-                "{} ({:.0} ms)",
-                path.display(),
-                started.elapsed().as_secs_f64() * 1e3
-            );
+            for file in files {
+                let started = std::time::Instant::now();
+                let path = host.precompile(&file)?;
+                println!(
+                    "{} ({:.0} ms)",
+                    path.display(),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+            }
             Ok(())
         }
         PluginCommand::RunStep(args) => run_step(args),

@@ -698,10 +698,13 @@ impl Plugin {
         let result = match outcome {
             Err(_elapsed) => Err(StepFailure::Deadline(plugin.step_timeout)),
             Ok(Err(err)) => Err(self.classify_error(&err, state, &stderr.contents())),
-            Ok(Ok(Err(wit::StepError::Retryable(message)))) => {
+            Ok(Ok(Err(wit::StepError::Retryable(message)))) if !state.scope.refusals.any() => {
                 Err(StepFailure::Retryable(self.explain(state, &message)))
             }
-            Ok(Ok(Err(wit::StepError::Fatal(message)))) => {
+            // A refused request is refused again on every retry, as the grant stays the same,
+            // whatever the plugin made of the failure (JavaScript's fetch cannot tell it apart
+            // from a network error).
+            Ok(Ok(Err(wit::StepError::Retryable(message) | wit::StepError::Fatal(message)))) => {
                 Err(StepFailure::Fatal(self.explain(state, &message)))
             }
             Ok(Ok(Ok(created))) => check_created(context, created),

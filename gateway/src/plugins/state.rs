@@ -124,6 +124,10 @@ impl Refusals {
         self.refused.lock().expect("not poisoned").push(what);
     }
 
+    pub fn any(&self) -> bool {
+        !self.refused.lock().expect("not poisoned").is_empty()
+    }
+
     /// The refusals so far, `; `-separated; none is `None`.
     pub fn summary(&self) -> Option<String> {
         let refused = self.refused.lock().expect("not poisoned");
