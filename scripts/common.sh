@@ -47,3 +47,34 @@ ensure_venv() {
     fi
     export VENV
 }
+
+# componentize-py, which builds the Python plugins, in a venv of its own.
+ensure_componentize_py() {
+    local digest
+    digest="$(sha256sum "$REPO/plugins/requirements.txt" | cut -c1-12)"
+    local venv="$CACHE/venv-plugins-$digest"
+    if [ ! -x "$venv/bin/componentize-py" ]; then
+        log "installing componentize-py into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q -r "$REPO/plugins/requirements.txt"
+    fi
+    COMPONENTIZE_PY="$venv/bin/componentize-py"
+}
+
+# componentize-js, which builds the JavaScript plugins, from plugins/package-lock.json.
+ensure_componentize_js() {
+    command -v npm >/dev/null || ensure_debian_packages nodejs npm
+    local digest
+    digest="$(cat "$REPO/plugins/package.json" "$REPO/plugins/package-lock.json" | sha256sum | cut -c1-12)"
+    local dir="$CACHE/node-plugins-$digest"
+    if [ ! -x "$dir/node_modules/.bin/componentize-js" ]; then
+        log "installing componentize-js into $dir"
+        rm -rf "$dir" "$dir.partial"
+        mkdir -p "$dir.partial"
+        cp "$REPO/plugins/package.json" "$REPO/plugins/package-lock.json" "$dir.partial/"
+        (cd "$dir.partial" && npm ci --no-audit --no-fund --loglevel=error >&2)
+        mv "$dir.partial" "$dir"
+    fi
+    COMPONENTIZE_JS="$dir/node_modules/.bin/componentize-js"
+}

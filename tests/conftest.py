@@ -1,8 +1,10 @@
 import itertools
+import os
+from pathlib import Path
 
 import pytest
 
-from harness import Gateway, binary
+from harness import Gateway, binary, plugin_path, run_cli
 
 _names = itertools.count()
 
@@ -12,12 +14,29 @@ def pytest_sessionstart(session):
         raise pytest.UsageError(f"no gateway binary at {binary()}: run scripts/test, or cargo build first")
 
 
+@pytest.fixture(scope="session")
+def plugin_cache(tmp_path_factory) -> Path:
+    """A compile cache holding every built plugin, shared by the session's gateways, so that
+    each does not compile the Python and JavaScript interpreters again: SG_PLUGIN_CACHE, which
+    scripts/test fills, else one filled here."""
+    explicit = os.environ.get("SG_PLUGIN_CACHE")
+    if explicit:
+        return Path(explicit)
+    cache = tmp_path_factory.mktemp("plugin-cache")
+    plugins = sorted(str(path) for path in plugin_path("minimal.wasm").parent.glob("*.wasm"))
+    run_cli("plugin", "precompile", "--cache-dir", str(cache), *plugins, timeout=600)
+    return cache
+
+
 @pytest.fixture
-def make_gateway(tmp_path):
-    """Starts gateways in development mode under the test's temporary directory."""
+def make_gateway(tmp_path, request):
+    """Starts gateways in development mode under the test's temporary directory; those given
+    a --plugin-dir share the session's compile cache."""
     started: list[Gateway] = []
 
     def make(args=None, env=None, start=True, config=None) -> Gateway:
+        if args and "--plugin-dir" in args:
+            args = [*args, "--plugin-cache", str(request.getfixturevalue("plugin_cache"))]
         gateway = Gateway(tmp_path / f"gateway-{next(_names)}", args=args, env=env, config=config)
         started.append(gateway)
         return gateway.start() if start else gateway

@@ -1,6 +1,7 @@
 //! What a plugin step costs: instantiating the minimal plugin from its pre-instantiated form in
 //! a fresh store and calling one step (target: 50 µs median), and what loading a component
-//! costs cold (compiled) against a compile-cache hit.
+//! costs cold (compiled) against a compile-cache hit: the small Rust probe, and the Python and
+//! JavaScript API-key plugins, which carry their interpreters.
 //!
 //! `cargo bench -p secrets-gateway --bench plugins`
 
@@ -68,6 +69,12 @@ fn step(c: &mut Criterion) {
 }
 
 fn load(c: &mut Criterion) {
+    for name in ["probe", "apikey-python", "apikey-js"] {
+        load_one(c, name);
+    }
+}
+
+fn load_one(c: &mut Criterion, name: &str) {
     let cache = tempfile::tempdir().unwrap();
     let host = PluginHost::new(&HostSettings {
         cache_dir: Some(cache.path().to_owned()),
@@ -79,24 +86,23 @@ fn load(c: &mut Criterion) {
             std::fs::remove_file(entry.unwrap().path()).unwrap();
         }
     };
-    let mut group = c.benchmark_group("plugin load (probe, 177 KB)");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(10));
+    let size_kb = std::fs::metadata(plugin(name)).unwrap().len() / 1000;
+    let mut group = c.benchmark_group(format!("plugin load ({name}, {size_kb} KB)"));
+    group.sample_size(10).measurement_time(Duration::from_secs(10));
     group.bench_function("cold: compiled", |b| {
         b.iter_batched(
             clear_cache,
             |()| {
-                let plugin = host.load(spec("probe")).unwrap();
+                let plugin = host.load(spec(name)).unwrap();
                 assert_eq!(plugin.compiled_from(), CompiledFrom::Compiler);
             },
             BatchSize::PerIteration,
         )
     });
-    host.load(spec("probe")).unwrap();
+    host.load(spec(name)).unwrap();
     group.bench_function("compile-cache hit", |b| {
         b.iter(|| {
-            let plugin = host.load(spec("probe")).unwrap();
+            let plugin = host.load(spec(name)).unwrap();
             assert_eq!(plugin.compiled_from(), CompiledFrom::Cache);
         })
     });
