@@ -88,7 +88,9 @@ fn load_one(c: &mut Criterion, name: &str) {
     };
     let size_kb = std::fs::metadata(plugin(name)).unwrap().len() / 1000;
     let mut group = c.benchmark_group(format!("plugin load ({name}, {size_kb} KB)"));
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("cold: compiled", |b| {
         b.iter_batched(
             clear_cache,
