@@ -18,15 +18,17 @@ use crate::operation::Operation;
 pub enum Surface {
     SecretsManager,
     Agent,
+    Grpc,
 }
 
 impl Surface {
-    const ALL: [Surface; 2] = [Self::SecretsManager, Self::Agent];
+    const ALL: [Surface; 3] = [Self::SecretsManager, Self::Agent, Self::Grpc];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SecretsManager => "secretsmanager",
             Self::Agent => "agent",
+            Self::Grpc => "grpc",
         }
     }
 }

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use tokio::sync::broadcast;
+
 pub use crate::operation::Operation;
 
 use crate::audit::{self, AuditLog, Outcome, Record};
@@ -554,6 +556,42 @@ impl SecretsService {
             rotations.cancel_rotate_secret(request),
         )
         .await
+    }
+
+    /// What WatchSecret follows: the secret as the caller may describe it (authorized and
+    /// audited as DescribeSecret), and the feed of changes, subscribed before the secret was
+    /// read so that none is missed in between.
+    pub async fn watch_secret(
+        &self,
+        ctx: &RequestContext,
+        secret_id: String,
+    ) -> StoreResult<(DescribeSecretResponse, broadcast::Receiver<Arc<str>>)> {
+        let changes = self.store.changes();
+        let described = self
+            .describe_secret(ctx, DescribeSecretRequest { secret_id })
+            .await?;
+        Ok((described, changes))
+    }
+
+    /// The secret's versions now, for a watcher that was authorized when it subscribed; not
+    /// audited, as it reveals nothing the subscription did not.
+    pub async fn versions_of(&self, arn: &str) -> StoreResult<DescribeSecretResponse> {
+        self.store
+            .describe_secret(DescribeSecretRequest {
+                secret_id: arn.to_owned(),
+            })
+            .await
+    }
+
+    /// Whether the policy lets the caller do `operation` on the secret named `name`, with no
+    /// audit record: for deciding what an answer may include, not for refusing it.
+    pub fn allows(&self, ctx: &RequestContext, operation: Operation, name: &str) -> bool {
+        matches!(
+            self.authz
+                .policy()
+                .decide(ctx.identity(), operation, Resource::Secret(name)),
+            Decision::Allow { .. }
+        )
     }
 
     fn rotations(&self) -> StoreResult<&Arc<Rotations>> {

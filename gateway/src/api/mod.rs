@@ -2,6 +2,7 @@
 //! them touches the store directly.
 
 pub mod agent;
+pub mod grpc;
 pub mod ops;
 pub mod sm;
 
@@ -13,8 +14,8 @@ use axum::routing::{any, get, post};
 use crate::service::SecretsService;
 use agent::AgentState;
 
-/// The routes of the mTLS listener: the Secrets Manager protocol, the Agent endpoint (when a
-/// token is configured) and the operations endpoints.
+/// The routes of the mTLS listener: the Secrets Manager protocol, gRPC, the Agent endpoint
+/// (when a token is configured) and the operations endpoints.
 pub fn router(service: SecretsService, agent: Option<AgentState>) -> Router {
     let mut router = Router::new()
         .route("/", post(sm::handle))
@@ -22,7 +23,11 @@ pub fn router(service: SecretsService, agent: Option<AgentState>) -> Router {
     if let Some(agent) = agent {
         router = router.merge(agent_routes(agent));
     }
-    router.fallback(not_found).with_state(service)
+    // The gRPC routes bring tonic's fallback; ours replaces it after the merge.
+    router
+        .with_state(service.clone())
+        .merge(grpc::routes(service))
+        .fallback(not_found)
 }
 
 /// The routes of the plain-HTTP Agent listener (sidecar mode).

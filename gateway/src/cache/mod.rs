@@ -10,6 +10,9 @@
 //!   write never sees the old value.
 //! - **Hygiene**: values and their memoized encodings are zeroized when the last reference to an
 //!   evicted entry goes.
+//! - **Change feed**: every write through the gateway is announced, by the secret's ARN, to the
+//!   subscribers of [`SecretCache::changes`] (WatchSecret), once the cache no longer holds the
+//!   old value.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -129,7 +132,12 @@ pub struct SecretCache {
     /// Bumped by every invalidation; a fetch that started under an older generation is
     /// answered but not cached.
     generation: AtomicU64,
+    changes: tokio::sync::broadcast::Sender<Arc<str>>,
 }
+
+/// How many changes a slow subscriber may fall behind before it is told it lagged (and looks
+/// again at what it follows).
+const CHANGE_FEED_CAPACITY: usize = 1024;
 
 impl SecretCache {
     pub fn new(
@@ -163,7 +171,13 @@ impl SecretCache {
             index,
             in_flight: Mutex::default(),
             generation: AtomicU64::new(0),
+            changes: tokio::sync::broadcast::Sender::new(CHANGE_FEED_CAPACITY),
         })
+    }
+
+    /// The ARNs of secrets written through this gateway from now on.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.changes.subscribe()
     }
 
     /// GetSecretValue through the cache.
@@ -314,7 +328,12 @@ impl SecretCache {
         arn: impl FnOnce(&T) -> &str,
     ) -> StoreResult<T> {
         match &result {
-            Ok(answer) => self.invalidate_secret(arn(answer)).await,
+            Ok(answer) => {
+                let arn = arn(answer);
+                self.invalidate_secret(arn).await;
+                // No subscriber is no error.
+                let _ = self.changes.send(Arc::from(arn));
+            }
             Err(err) if err.code.is_server_fault() => self.invalidate_all(),
             Err(_) => {}
         }

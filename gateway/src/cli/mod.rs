@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, Backend, Config, LogFormat};
 use crate::{daemon, pki};
 
+mod client;
 mod plugin;
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,8 @@ enum Command {
     /// Check, precompile and try out rotation plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 #[derive(Debug, Args)]
@@ -118,11 +121,15 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Pki(command) => run_pki(command),
         Command::Plugin(command) => plugin::run(command),
+        Command::Client(command) => client::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("secrets-gateway: {err:#}");
+            if let Some(failed) = err.downcast_ref::<client::ClientFailed>() {
+                return ExitCode::from(failed.exit_code());
+            }
             match err.downcast_ref::<plugin::StepFailed>() {
                 Some(_) => ExitCode::from(plugin::STEP_FAILED_EXIT),
                 None => ExitCode::FAILURE,
