@@ -68,6 +68,16 @@ class Bench:
         print(json.dumps(result), flush=True)
         return result
 
+    def grpc_load(self, label, port, secret_id, tls):
+        command = ["taskset", "-c", LOAD_CPU, str(self.bin / "grpcload"), f"https://localhost:{port}",
+                   "--secret-id", secret_id, "--label", label, "--connections", "4",
+                   "--streams", str(max(1, self.connections // 4)), "--duration", str(self.seconds),
+                   "--cacert", tls["ca"], "--cert", tls["cert"], "--key", tls["key"]]
+        result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+        self.results.append(result)
+        print(json.dumps(result), flush=True)
+        return result
+
     def stop_all(self):
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
@@ -179,6 +189,7 @@ def run(bench: Bench, args):
                        [f"X-Aws-Parameters-Secrets-Token: {TOKEN}"])
     sm = bench.load("gateway GetSecretValue, mTLS, cached", f"https://127.0.0.1:{port}/", SM_HEADERS, sm_payload,
                     "POST", tls)
+    grpc = bench.grpc_load("gateway GetSecretValue, gRPC/mTLS, cached", port, "bench/db", tls)
     uncached = bench.load("gateway agent GET, mTLS, refreshNow (uncached)",
                           f"https://127.0.0.1:{port}{agent_path}&refreshNow=true",
                           [f"X-Aws-Parameters-Secrets-Token: {TOKEN}"], tls=tls)
@@ -209,6 +220,7 @@ def run(bench: Bench, args):
         "results": bench.results,
         "agent_ratio": agent["rps"] / ceilings["agent"]["rps"],
         "sm_mtls_ratio": sm["rps"] / ceilings["sm"]["rps"],
+        "grpc_mtls_ratio": grpc["rps"] / ceilings["sm"]["rps"],
         "uncached_ratio": uncached["rps"] / ceilings["sm"]["rps"],
         "rss_idle_kib": idle_rss,
         "rss_after_runs_kib": loaded_rss,

@@ -1,4 +1,5 @@
-//! Shared by the benchmark binaries: TLS material from PEM files.
+//! Shared by the benchmark binaries: TLS material from PEM files, and the load generators'
+//! summary line.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,4 +42,29 @@ pub fn client_config(
         None => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))
+}
+
+/// The JSON line a load generator prints: throughput and latency quantiles in microseconds.
+pub fn summary(
+    label: &str,
+    connections: usize,
+    seconds: f64,
+    latencies: &hdrhistogram::Histogram<u64>,
+    errors: u64,
+    non_2xx: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "label": label,
+        "connections": connections,
+        "seconds": seconds,
+        "requests": latencies.len(),
+        "rps": (latencies.len() as f64 / seconds).round(),
+        "p50_us": latencies.value_at_quantile(0.50),
+        "p90_us": latencies.value_at_quantile(0.90),
+        "p99_us": latencies.value_at_quantile(0.99),
+        "p999_us": latencies.value_at_quantile(0.999),
+        "max_us": latencies.max(),
+        "errors": errors,
+        "non_2xx": non_2xx,
+    })
 }

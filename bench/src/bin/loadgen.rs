@@ -92,20 +92,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         non_2xx += outcome.non_2xx;
     }
     let seconds = args.duration;
-    let summary = serde_json::json!({
-        "label": args.label,
-        "connections": args.connections,
-        "seconds": seconds,
-        "requests": histogram.len(),
-        "rps": (histogram.len() as f64 / seconds).round(),
-        "p50_us": histogram.value_at_quantile(0.50),
-        "p90_us": histogram.value_at_quantile(0.90),
-        "p99_us": histogram.value_at_quantile(0.99),
-        "p999_us": histogram.value_at_quantile(0.999),
-        "max_us": histogram.max(),
-        "errors": errors,
-        "non_2xx": non_2xx,
-    });
+    let summary = secrets_gateway_bench::summary(
+        &args.label,
+        args.connections,
+        seconds,
+        &histogram,
+        errors,
+        non_2xx,
+    );
     println!("{summary}");
     Ok(())
 }
