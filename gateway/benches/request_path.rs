@@ -90,7 +90,7 @@ fn request_path(c: &mut Criterion) {
         service: service.clone(),
         token: Arc::new(Zeroizing::new("token".to_owned())),
     };
-    let router = api::router(service, Some(agent));
+    let router = runtime.block_on(api::router(service, Some(agent)));
     let peer = Arc::new(Peer {
         identity: ClientIdentity {
             kind: IdentityKind::Spiffe,

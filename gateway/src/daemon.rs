@@ -116,7 +116,7 @@ pub async fn run(
     servers.spawn(server::serve(
         main,
         Transport::Tls(Arc::new(tls_config)),
-        api::router(service.clone(), agent.clone()),
+        api::router(service.clone(), agent.clone()).await,
         limits.clone(),
         stopped(),
     ));

@@ -21,15 +21,13 @@ use crate::store::{self, AWSCURRENT, ErrorCode, StoreError, StoreResult, Timesta
 use crate::tls::SharedPeer;
 
 /// The routes of the gRPC services, to merge into the mTLS listener's router.
-pub fn routes(service: SecretsService) -> Router {
+pub async fn routes(service: SecretsService) -> Router {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     // The secrets service answers as long as the process does; readiness of the backend is
     // what /readyz reports.
-    tokio::spawn(async move {
-        health_reporter
-            .set_serving::<SecretsServer<GrpcSecrets>>()
-            .await;
-    });
+    health_reporter
+        .set_serving::<SecretsServer<GrpcSecrets>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

@@ -16,7 +16,7 @@ use agent::AgentState;
 
 /// The routes of the mTLS listener: the Secrets Manager protocol, gRPC, the Agent endpoint
 /// (when a token is configured) and the operations endpoints.
-pub fn router(service: SecretsService, agent: Option<AgentState>) -> Router {
+pub async fn router(service: SecretsService, agent: Option<AgentState>) -> Router {
     let mut router = Router::new()
         .route("/", post(sm::handle))
         .merge(ops_router(service.clone()));
@@ -26,7 +26,7 @@ pub fn router(service: SecretsService, agent: Option<AgentState>) -> Router {
     // The gRPC routes bring tonic's fallback; ours replaces it after the merge.
     router
         .with_state(service.clone())
-        .merge(grpc::routes(service))
+        .merge(grpc::routes(service).await)
         .fallback(not_found)
 }
 
