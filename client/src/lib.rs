@@ -107,6 +107,13 @@ impl Error {
     fn from_status(status: tonic::Status) -> Self {
         use tonic::Code;
         let message = status_message(&status);
+        // A status with a source was made here, from the transport's error (the gateway went
+        // away, or refused the TLS handshake, which TLS 1.3 reports after it): whatever its
+        // code (Unknown, Cancelled), the gateway was not reached. The gateway's own statuses
+        // have no source.
+        if std::error::Error::source(&status).is_some() {
+            return Self::Unavailable(message);
+        }
         match status.code() {
             Code::NotFound => Self::NotFound(message),
             Code::PermissionDenied | Code::Unauthenticated => Self::PermissionDenied(message),
@@ -114,11 +121,6 @@ impl Error {
                 Self::Invalid(message)
             }
             Code::Unavailable | Code::DeadlineExceeded => Self::Unavailable(message),
-            // A connection that broke under the call (the gateway went away) comes back as
-            // Unknown with the transport's error as its source, not from the gateway.
-            Code::Unknown if std::error::Error::source(&status).is_some() => {
-                Self::Unavailable(message)
-            }
             _ => Self::Other(message),
         }
     }
