@@ -28,7 +28,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -206,6 +206,8 @@ struct Inner {
     rpc: SecretsClient<Channel>,
     refresh_interval: Duration,
     entries: Mutex<HashMap<String, Entry>>,
+    /// The secrets a background WatchSecret follows: one each, for the client's life.
+    watched: Mutex<HashSet<String>>,
 }
 
 /// A gateway client; cheap to clone, and every clone shares one connection and one cache.
@@ -242,6 +244,7 @@ impl Client {
                 rpc: SecretsClient::new(channel),
                 refresh_interval: config.refresh_interval,
                 entries: Mutex::default(),
+                watched: Mutex::default(),
             }),
         })
     }
@@ -264,10 +267,8 @@ impl Client {
         match self.rpc().get_secret_value(request).await {
             Ok(response) => {
                 let secret = Secret::from_proto(response.into_inner());
-                let first = self.store(secret_id, secret.clone());
-                if first {
-                    self.watch_in_background(secret_id);
-                }
+                self.store(secret_id, secret.clone());
+                self.watch_in_background(secret_id);
                 Ok(secret)
             }
             Err(status) => {
@@ -392,8 +393,7 @@ impl Client {
             .then(|| entry.secret.clone())
     }
 
-    /// Caches `secret`; true when the cache did not know the secret before.
-    fn store(&self, secret_id: &str, secret: Secret) -> bool {
+    fn store(&self, secret_id: &str, secret: Secret) {
         let entry = Entry {
             secret,
             fetched: Instant::now(),
@@ -402,13 +402,22 @@ impl Client {
             .entries
             .lock()
             .expect("cache lock")
-            .insert(secret_id.to_owned(), entry)
-            .is_none()
+            .insert(secret_id.to_owned(), entry);
     }
 
     /// Keeps the cached secret current from WatchSecret for as long as the client lives,
-    /// subscribing again after the stream breaks.
+    /// subscribing again after the stream breaks. A secret already followed is left alone:
+    /// its entry may come and go (a put, a value withheld), its subscription stays.
     fn watch_in_background(&self, secret_id: &str) {
+        let newly_watched = self
+            .inner
+            .watched
+            .lock()
+            .expect("watch set lock")
+            .insert(secret_id.to_owned());
+        if !newly_watched {
+            return;
+        }
         let client = Arc::downgrade(&self.inner);
         let secret_id = secret_id.to_owned();
         tokio::spawn(async move {
