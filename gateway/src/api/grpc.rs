@@ -28,20 +28,17 @@ pub async fn routes(service: SecretsService) -> Router {
     health_reporter
         .set_serving::<SecretsServer<GrpcSecrets>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the descriptor sets are generated and valid");
-    let reflection_alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .expect("the descriptor sets are generated and valid");
+    // Both reflection versions, as grpcurl and older tools each ask one.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let invalid = "the descriptor sets are generated and valid";
     tonic::service::Routes::new(SecretsServer::new(GrpcSecrets { service }))
         .add_service(health)
-        .add_service(reflection)
-        .add_service(reflection_alpha)
+        .add_service(reflection().build_v1().expect(invalid))
+        .add_service(reflection().build_v1alpha().expect(invalid))
         .into_axum_router()
 }
 

@@ -131,9 +131,7 @@ impl ClientFailed {
 }
 
 pub fn run(command: ClientCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = super::runtime(Some(1))?;
     runtime
         .block_on(execute(command))
         .map_err(|err| ClientFailed(err).into())

@@ -241,10 +241,7 @@ fn run_step(args: RunStepArgs) -> anyhow::Result<()> {
             .map(|(id, secret)| (id, SecretText::new(secret)))
             .collect(),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime(Some(1))?;
     let outcome = runtime.block_on(plugin.run(args.step, &context, Arc::new(secrets)));
     match outcome {
         // The value the plugin made is what the caller asked for: print it, as `get` would.
