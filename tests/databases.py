@@ -125,11 +125,21 @@ class Postgres(Server):
                         "--username=postgres", f"--pwfile={pwfile}", "--encoding=UTF8", "--no-locale",
                         "--no-sync")
         pwfile.unlink()
+        return self.restart()
+
+    def restart(self) -> "Postgres":
+        """Starts the server on its data directory, as after `crash`."""
         self.spawn(self.bin("postgres"), "-D", str(self.dir / "data"), "-p", str(self.port),
                    "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
                    "-c", "fsync=off")
         self.wait_until(lambda: self.client(self.admin_user, ADMIN_PASSWORD, "SELECT 1").returncode == 0)
         return self
+
+    def crash(self) -> None:
+        """The immediate shutdown (SIGQUIT): every backend ends at once, without a checkpoint,
+        and the next start recovers from the write-ahead log, as after a power cut."""
+        self.process.send_signal(signal.SIGQUIT)
+        self.process.wait(timeout=10)
 
     def stop(self) -> None:
         # SIGQUIT: the immediate shutdown, which takes the postmaster's children along.

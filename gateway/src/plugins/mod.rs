@@ -616,6 +616,11 @@ impl Plugin {
         &self.inner.name
     }
 
+    /// How long one step may run before it is stopped.
+    pub fn step_timeout(&self) -> Duration {
+        self.inner.step_timeout
+    }
+
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
     }

@@ -9,8 +9,18 @@
 //!    is removed from it, then the plugin's finish hook runs.
 //!
 //! Each step is idempotent, so a failed attempt is retried whole with the same token, after a
-//! doubling delay. A fatal failure, or retries exhausted, discards the pending version (it loses
-//! AWSPENDING), so the next rotation makes a new value instead of replaying one that failed.
+//! doubling delay. When the attempts run out, what happens to the pending version depends on
+//! whether the target may hold it:
+//!
+//! - createSecret failed, or a step failed fatally (the plugin knows the target refused it): the
+//!   pending version is discarded (it loses AWSPENDING), so the next rotation makes a new value
+//!   instead of replaying one that failed;
+//! - setSecret or testSecret kept failing for a passing reason (the database went away, say):
+//!   the target may already hold the new value, and discarding it would leave a credential that
+//!   nobody knows. The pending version is kept, and this gateway reattempts that rotation at the
+//!   next RotateSecret (which answers "A previous rotation isn't complete"), when the postponed
+//!   schedule comes due, or at its next start.
+//!
 //! AWSCURRENT moves only in finishSecret, after testSecret proved the new value.
 
 pub mod schedule;
@@ -37,6 +47,8 @@ use self::schedule::Schedule;
 pub const PLUGIN_PREFIX: &str = "plugin:";
 /// Who rotation records in the audit trail are by.
 const AUDIT_IDENTITY: &str = "secrets-gateway:rotation";
+/// What a claim's lease adds to two step timeouts (see `Rotations::claim`).
+const CLAIM_LEASE_MARGIN: Duration = Duration::from_secs(10);
 /// The label of a claim version while it is written (see `Rotations::claim`).
 const CLAIM: &str = "secrets-gateway:claim";
 /// Characters the default generator leaves out of database passwords, as the AWS templates do.
@@ -72,6 +84,10 @@ pub struct Rotations {
     retry: RetryPolicy,
     /// Secrets (by ARN) with a rotation running in this process.
     running: Mutex<BTreeMap<String, tokio::task::AbortHandle>>,
+    /// Rotations (token by secret ARN) that ran out of attempts here with their pending version
+    /// kept: this gateway reattempts them. Another replica does not, as it cannot tell such a
+    /// version from one whose rotation is still running here.
+    kept: Mutex<HashMap<String, String>>,
 }
 
 /// One rotation: of which secret, with which token and plugin.
@@ -94,6 +110,18 @@ enum AttemptError {
     Stopped(String),
 }
 
+impl AttemptError {
+    /// Whether the rotation's target may hold the pending value after this failure, so that
+    /// discarding the pending version could lose the only copy of a live credential.
+    fn target_may_hold_pending(&self) -> bool {
+        match self {
+            Self::Step(Step::CreateSecret, _) | Self::Stopped(_) => false,
+            Self::Step(_, failure) => failure.is_retryable(),
+            Self::Store(_) => true,
+        }
+    }
+}
+
 impl Rotations {
     pub fn new(
         store: Arc<dyn SecretStore>,
@@ -112,6 +140,7 @@ impl Rotations {
             metrics,
             retry,
             running: Mutex::new(BTreeMap::new()),
+            kept: Mutex::new(HashMap::new()),
         })
     }
 
@@ -144,9 +173,30 @@ impl Rotations {
             .or_else(|| metadata.rotation_rules.clone());
         let schedule = Schedule::parse(rules.as_ref())?;
         if let Some(pending) = unfinished_pending(&described) {
+            if self.is_kept(&metadata.arn, pending) {
+                tracing::info!(secret = %metadata.name, token = pending, "reattempting a rotation whose pending version was kept");
+                self.start(Job {
+                    arn: metadata.arn.clone(),
+                    name: metadata.name.clone(),
+                    token: pending.to_owned(),
+                    plugin,
+                    schedule,
+                    due: None,
+                });
+            }
             return Err(StoreError::invalid_request(format!(
                 "A previous rotation isn't complete. That rotation will be reattempted. (version {pending} holds AWSPENDING)"
             )));
+        }
+        let immediately = request.rotate_immediately.unwrap_or(true);
+        // A rotation between its start and its pending version holds no AWSPENDING yet.
+        let running = || {
+            StoreError::invalid_request(
+                "A previous rotation isn't complete. That rotation will be reattempted. (it is running)",
+            )
+        };
+        if immediately && self.is_running(&metadata.arn) {
+            return Err(running());
         }
         self.refuse_master_as_rotated_user(&metadata.arn).await?;
         self.store
@@ -159,11 +209,11 @@ impl Rotations {
                 },
             })
             .await?;
-        let version_id = if request.rotate_immediately.unwrap_or(true) {
+        let version_id = if immediately {
             let token = request
                 .client_request_token
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            self.start(Job {
+            let started = self.start(Job {
                 arn: metadata.arn.clone(),
                 name: metadata.name.clone(),
                 token: token.clone(),
@@ -171,6 +221,9 @@ impl Rotations {
                 schedule,
                 due: None,
             });
+            if !started {
+                return Err(running());
+            }
             Some(token)
         } else {
             None
@@ -256,8 +309,9 @@ impl Rotations {
                     } else {
                         tracing::info!(secret = %job.name, token = %job.token, "resuming an unfinished rotation");
                     }
-                    self.start(job);
-                    started += 1;
+                    if self.start(job) {
+                        started += 1;
+                    }
                 }
             }
             next_token = page.next_token;
@@ -298,16 +352,19 @@ impl Rotations {
             schedule,
             due,
         };
+        let due_now = metadata
+            .next_rotation_date
+            .is_some_and(|due| due <= Timestamp::now());
         match pending_of(&entry.secret_versions_to_stages) {
-            Some(token) if resume => Some(job(token.to_owned(), None)),
-            Some(_) => None,
-            None => {
-                let due = metadata.next_rotation_date?;
-                if due > Timestamp::now() {
-                    return None;
-                }
-                Some(job(uuid::Uuid::new_v4().to_string(), Some(due)))
+            Some(token) if resume || (due_now && self.is_kept(&metadata.arn, token)) => {
+                Some(job(token.to_owned(), None))
             }
+            Some(_) => None,
+            None if due_now => Some(job(
+                uuid::Uuid::new_v4().to_string(),
+                metadata.next_rotation_date,
+            )),
+            None => None,
         }
     }
 
@@ -379,10 +436,27 @@ impl Rotations {
         Ok(())
     }
 
-    fn start(self: &Arc<Self>, job: Job) {
+    fn is_kept(&self, arn: &str, token: &str) -> bool {
+        self.kept
+            .lock()
+            .expect("not poisoned")
+            .get(arn)
+            .is_some_and(|kept| kept == token)
+    }
+
+    fn is_running(&self, arn: &str) -> bool {
+        self.running.lock().expect("not poisoned").contains_key(arn)
+    }
+
+    /// Starts `job` unless a rotation of its secret already runs here (never two at once, and
+    /// a running one is never cut short by a new one); whether it started.
+    fn start(self: &Arc<Self>, job: Job) -> bool {
+        let mut running = self.running.lock().expect("not poisoned");
+        if running.contains_key(&job.arn) {
+            return false;
+        }
         let rotations = Arc::clone(self);
         let key = job.arn.clone();
-        let mut running = self.running.lock().expect("not poisoned");
         let task = tokio::spawn(async move {
             rotations.run(&job).await;
             rotations
@@ -391,9 +465,8 @@ impl Rotations {
                 .expect("not poisoned")
                 .remove(&job.arn);
         });
-        if let Some(previous) = running.insert(key, task.abort_handle()) {
-            previous.abort();
-        }
+        running.insert(key, task.abort_handle());
+        true
     }
 
     /// One rotation, retried until it finishes, fails fatally, or runs out of attempts.
@@ -438,12 +511,14 @@ impl Rotations {
                     if let Err(err) = recorded {
                         tracing::warn!(secret = %name, error = %err, "rotated, but the rotation date was not recorded");
                     }
+                    self.kept.lock().expect("not poisoned").remove(&**arn);
                     self.metrics.rotation(plugin.name(), "succeeded");
                     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
                     tracing::info!(secret = %name, plugin = %plugin.name(), token, attempt, elapsed_ms, "rotation finished");
                     return;
                 }
                 Err(AttemptError::Stopped(why)) => {
+                    self.kept.lock().expect("not poisoned").remove(&**arn);
                     tracing::info!(secret = %name, token, "rotation stopped: {why}");
                     return;
                 }
@@ -460,7 +535,15 @@ impl Rotations {
             tracing::warn!(secret = %name, plugin = %plugin.name(), token, attempt, retryable, "rotation attempt failed: {message}");
             if last {
                 self.metrics.rotation(plugin.name(), "failed");
-                self.discard_pending(arn, name, token).await;
+                if failure.target_may_hold_pending() {
+                    self.kept
+                        .lock()
+                        .expect("not poisoned")
+                        .insert(arn.clone(), token.clone());
+                    tracing::warn!(secret = %name, token, "rotation failed; its pending version is kept, as the target may hold it, and the rotation will be reattempted");
+                } else {
+                    self.discard_pending(arn, name, token).await;
+                }
                 self.postpone(job).await;
                 return;
             }
@@ -622,8 +705,23 @@ impl Rotations {
     /// its own: the backend keeps the first and refuses the others (a token already used with
     /// other data), so exactly one gateway goes on. The claim version holds no secret and is
     /// left unlabelled.
+    ///
+    /// A claim lapses after a lease: the gateway that won it may have died before createSecret
+    /// wrote AWSPENDING, and the rotation, still due, would otherwise never run. Past the lease
+    /// the token derives from the lease period too, so the rotation is claimed anew, again by
+    /// exactly one gateway. The lease outlasts two createSecret steps, so it does not lapse
+    /// under a gateway that is alive: once AWSPENDING is written, the rotation is no longer
+    /// claimed but resumed.
     async fn claim(&self, job: &Job, due: Timestamp) -> StoreResult<bool> {
-        let seed = format!("{}|{}", job.arn, due.as_millis());
+        let lease = (2 * job.plugin.step_timeout() + CLAIM_LEASE_MARGIN).as_millis() as i64;
+        let period = (Timestamp::now().as_millis() - due.as_millis()).max(0) / lease;
+        let seed = match period {
+            0 => format!("{}|{}", job.arn, due.as_millis()),
+            period => format!("{}|{}|{period}", job.arn, due.as_millis()),
+        };
+        if period > 0 {
+            tracing::info!(secret = %job.name, period, "claiming a scheduled rotation overdue by more than a claim lease");
+        }
         let token = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, seed.as_bytes()).to_string();
         let nonce = SecretText::new(format!("rotation claim by {}", uuid::Uuid::new_v4()));
         let mut put = PutSecretValueRequest::new(&job.arn, SecretValue::String(nonce));

@@ -6,8 +6,8 @@
 
 use rotation_kit::sql::{self, Dialect, Value};
 use rotation_kit::{
-    Context, Guest, Level, StepError, execute, log, login_as_master, new_pending, pending_to_set,
-    set_postgres_password, sql_error, test_pending_login,
+    Context, DbSecret, Guest, Level, StepError, execute, log, login_as_master, new_pending,
+    pending_to_set, set_postgres_password, sql_error, test_pending_login,
 };
 
 const EXCLUDED: &str = ":/@\"'\\";
@@ -22,9 +22,8 @@ impl Guest for AlternatingUsers {
     }
 
     fn set_secret(context: Context) -> Result<(), StepError> {
-        let Some(pending) = pending_to_set(&context)? else {
-            return Ok(());
-        };
+        let pending = DbSecret::of(&context.pending, "AWSPENDING")?;
+        let password_set = pending_to_set(&context)?.is_none();
         let (current, master) = login_as_master(&pending, &context, MAX_NAME_BYTES)?;
         let quote = |name: &str| sql::quote_identifier(Dialect::Postgres, name).map_err(sql_error);
         let (user, role) = (quote(pending.username())?, quote(current.username())?);
@@ -36,12 +35,13 @@ impl Guest for AlternatingUsers {
                 &[Value::Text(pending.username().into())],
             )
             .map_err(sql_error)?;
-        if exists.rows.is_empty() {
+        if password_set {
+            // A retry: the password is set, and only the membership may be missing.
+        } else if exists.rows.is_empty() {
             execute(
                 &master,
                 &format!("CREATE ROLE {user} WITH LOGIN PASSWORD {password}"),
             )?;
-            execute(&master, &format!("GRANT {role} TO {user}"))?;
             log(
                 Level::Info,
                 &format!(
@@ -52,6 +52,12 @@ impl Guest for AlternatingUsers {
             );
         } else {
             set_postgres_password(&master, pending.username(), pending.password())?;
+        }
+        // Whenever the clone is the one set, not only when it is created: a database that
+        // died between CREATE ROLE and GRANT leaves a clone that logs in without the
+        // membership, which the retry must still grant. Granted twice, it is only a notice.
+        if pending.username() == format!("{}_clone", current.username()) {
+            execute(&master, &format!("GRANT {role} TO {user}"))?;
         }
         Ok(())
     }
