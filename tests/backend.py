@@ -41,6 +41,11 @@ class Moto:
     def __init__(self, log_dir: Path):
         self.port = free_port()
         self.log = open(log_dir / "moto.log", "w")
+        self.start()
+
+    def start(self) -> None:
+        """Starts moto_server on the port; a restarted one holds nothing (moto keeps its state
+        in memory only)."""
         moto = Path(sys.executable).parent / "moto_server"
         self.process = subprocess.Popen(
             [str(moto), "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT
@@ -51,9 +56,12 @@ class Moto:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
+    def kill(self) -> None:
         self.process.kill()
         self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill()
         self.log.close()
 
 

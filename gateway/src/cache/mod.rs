@@ -14,7 +14,7 @@
 //!   subscribers of [`SecretCache::changes`] (WatchSecret), once the cache no longer holds the
 //!   old value.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -73,15 +73,21 @@ pub enum Encoding {
 pub struct CachedSecret {
     pub response: GetSecretValueResponse,
     fetched: Instant,
+    /// The cache's generation when the fetch started (see `SecretCache::expired_below`).
+    generation: u64,
+    /// Unique among the cache's entries (see `Index`).
+    id: u64,
     refreshing: AtomicBool,
     encodings: [OnceLock<Bytes>; 2],
 }
 
 impl CachedSecret {
-    fn new(response: GetSecretValueResponse) -> Self {
+    fn new(response: GetSecretValueResponse, generation: u64, id: u64) -> Self {
         Self {
             response,
             fetched: Instant::now(),
+            generation,
+            id,
             refreshing: AtomicBool::new(false),
             encodings: Default::default(),
         }
@@ -118,7 +124,11 @@ impl Key {
 
 type Fetch = Shared<BoxFuture<'static, StoreResult<Arc<CachedSecret>>>>;
 /// ARN → the keys whose entries hold a version of that secret.
-type Index = Arc<Mutex<HashMap<String, HashSet<Key>>>>;
+/// The cached keys of each secret (by ARN), each with the id of the entry cached under it, so
+/// that a removal notice about an entry the key no longer holds leaves the key indexed: moka
+/// delivers notices late, after a newer entry may have taken the key, and unindexed, that
+/// entry would outlive the next write of its secret.
+type Index = Arc<Mutex<HashMap<String, HashMap<Key, u64>>>>;
 
 /// A [`SecretStore`] that caches GetSecretValue and passes everything else through,
 /// invalidating what a write changes.
@@ -132,6 +142,10 @@ pub struct SecretCache {
     /// Bumped by every invalidation; a fetch that started under an older generation is
     /// answered but not cached.
     generation: AtomicU64,
+    /// Entries fetched under an older generation count as expired: they are fetched again
+    /// before they are served as fresh, and served stale while the backend fails.
+    expired_below: AtomicU64,
+    next_id: AtomicU64,
     changes: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
@@ -156,7 +170,9 @@ impl SecretCache {
                 }
                 let mut index = listener_index.lock().expect("cache index lock");
                 if let Some(keys) = index.get_mut(&value.response.secret.arn) {
-                    keys.remove(&*key);
+                    if keys.get(&*key) == Some(&value.id) {
+                        keys.remove(&*key);
+                    }
                     if keys.is_empty() {
                         index.remove(&value.response.secret.arn);
                     }
@@ -171,6 +187,8 @@ impl SecretCache {
             index,
             in_flight: Mutex::default(),
             generation: AtomicU64::new(0),
+            expired_below: AtomicU64::new(0),
+            next_id: AtomicU64::new(0),
             changes: tokio::sync::broadcast::Sender::new(CHANGE_FEED_CAPACITY),
         })
     }
@@ -204,7 +222,8 @@ impl SecretCache {
             return self.fetch(key).await;
         };
         let age = entry.fetched.elapsed();
-        if age < self.settings.ttl {
+        let expired = entry.generation < self.expired_below.load(Ordering::Acquire);
+        if age < self.settings.ttl && !expired {
             self.metrics.cache_hits.inc();
             if age + self.settings.refresh_ahead >= self.settings.ttl
                 && !entry.refreshing.swap(true, Ordering::AcqRel)
@@ -274,7 +293,11 @@ impl SecretCache {
         self.metrics.backend_call("GetSecretValue");
         let result = self.store.get_secret_value(key.request()).await;
         let entry = match result {
-            Ok(response) => Arc::new(CachedSecret::new(response)),
+            Ok(response) => Arc::new(CachedSecret::new(
+                response,
+                generation.unwrap_or(0),
+                self.next_id.fetch_add(1, Ordering::Relaxed),
+            )),
             Err(err) => {
                 if !is_backend_failure(&err) {
                     // The backend's authoritative answer replaces whatever was cached.
@@ -292,7 +315,7 @@ impl SecretCache {
                 .expect("cache index lock")
                 .entry(entry.response.secret.arn.clone())
                 .or_default()
-                .insert(key.clone());
+                .insert(key.clone(), entry.id);
             self.entries.insert(key.clone(), Arc::clone(&entry)).await;
             if self.generation.load(Ordering::Acquire) != generation {
                 self.entries.invalidate(&key).await;
@@ -310,15 +333,17 @@ impl SecretCache {
             .expect("cache index lock")
             .remove(arn)
             .unwrap_or_default();
-        for key in keys {
+        for key in keys.into_keys() {
             self.entries.invalidate(&key).await;
         }
     }
 
-    /// Drops everything (after a write whose effect is unknown).
-    pub fn invalidate_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.invalidate_all();
+    /// After a write whose effect is unknown: every entry is fetched again before it is served
+    /// as fresh, but it is not dropped. Such a write most likely failed because the backend is
+    /// failing, and then the entries are what readers are served, stale, until it is back.
+    fn expire_all(&self) {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.expired_below.fetch_max(generation, Ordering::AcqRel);
     }
 
     /// Passes a write through and invalidates what it may have changed.
@@ -334,7 +359,7 @@ impl SecretCache {
                 // No subscriber is no error.
                 let _ = self.changes.send(Arc::from(arn));
             }
-            Err(err) if err.code.is_server_fault() => self.invalidate_all(),
+            Err(err) if err.code.is_server_fault() => self.expire_all(),
             Err(_) => {}
         }
         result

@@ -61,6 +61,11 @@ impl SecretStore for Backend {
         &self,
         r: PutSecretValueRequest,
     ) -> StoreResult<PutSecretValueResponse> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::internal(
+                "The Secrets Manager backend is unreachable.",
+            ));
+        }
         self.inner.put_secret_value(r).await
     }
     async fn update_secret(&self, r: UpdateSecretRequest) -> StoreResult<UpdateSecretResponse> {
@@ -348,6 +353,40 @@ async fn stale_values_are_served_while_the_backend_fails_but_only_up_to_the_limi
 }
 
 #[tokio::test]
+async fn a_write_that_failed_in_the_backend_leaves_every_entry_to_serve_stale() {
+    let f = fixture(CacheSettings::default());
+    create(&f, "written", "before").await;
+    create(&f, "other", "other value").await;
+    get(&f, "written").await.unwrap();
+    get(&f, "other").await.unwrap();
+    f.backend.down.store(true, Ordering::SeqCst);
+    let put = f
+        .cache
+        .put_secret_value(PutSecretValueRequest::new(
+            "written",
+            SecretValue::String(SecretText::new("unknown fate")),
+        ))
+        .await;
+    assert_eq!(put.unwrap_err().code, ErrorCode::InternalServiceError);
+
+    let calls = f.backend.calls();
+    assert_eq!(get(&f, "written").await.unwrap(), "before");
+    assert_eq!(get(&f, "other").await.unwrap(), "other value");
+    assert_eq!(f.backend.calls(), calls + 2, "both were asked for again");
+    assert_eq!(f.cache.metrics.cache_stale.get(), 2);
+
+    f.backend.down.store(false, Ordering::SeqCst);
+    assert_eq!(get(&f, "written").await.unwrap(), "before");
+    assert_eq!(
+        f.backend.calls(),
+        calls + 3,
+        "fetched again once the backend is back"
+    );
+    assert_eq!(get(&f, "written").await.unwrap(), "before");
+    assert_eq!(f.backend.calls(), calls + 3, "and fresh again");
+}
+
+#[tokio::test]
 async fn an_authoritative_error_is_never_covered_by_a_stale_value() {
     let settings = CacheSettings {
         ttl: Duration::from_millis(50),
@@ -408,7 +447,7 @@ async fn evicted_entries_leave_the_index() {
         .lock()
         .unwrap()
         .values()
-        .map(HashSet::len)
+        .map(HashMap::len)
         .sum();
     assert_eq!(indexed as u64, f.cache.entry_count());
 }
