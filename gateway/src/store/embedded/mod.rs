@@ -11,7 +11,7 @@ mod record;
 mod tests;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use redb::{
@@ -77,9 +77,23 @@ pub struct EmbeddedStore {
 }
 
 struct Inner {
-    db: Database,
+    db: RwLock<Opened>,
+    path: PathBuf,
     master: MasterKey,
     scope: ArnScope,
+}
+
+/// The database as last opened. redb refuses every transaction after an I/O error (a full
+/// disk, say) until the file is opened again, which `Inner::reopen` does.
+struct Opened {
+    /// Counts the openings, so that callers who met the same error reopen only once.
+    epoch: u64,
+    /// `None` after a reopening failed; the next transaction tries again.
+    db: Option<Database>,
+}
+
+fn open_database(path: &Path) -> Result<Database, redb::DatabaseError> {
+    Database::builder().set_cache_size(32 << 20).create(path)
 }
 
 impl EmbeddedStore {
@@ -106,10 +120,7 @@ impl EmbeddedStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| db_err(redb::DatabaseError::Storage(e.into())))?;
         }
-        let db = Database::builder()
-            .set_cache_size(32 << 20)
-            .create(path)
-            .map_err(db_err)?;
+        let db = open_database(path).map_err(db_err)?;
         let storage_err = |source: redb::Error| OpenError::Storage {
             path: path.to_owned(),
             source,
@@ -149,7 +160,15 @@ impl EmbeddedStore {
         }
         txn.commit().map_err(|e| storage_err(e.into()))?;
         Ok(Self {
-            inner: Arc::new(Inner { db, master, scope }),
+            inner: Arc::new(Inner {
+                db: RwLock::new(Opened {
+                    epoch: 0,
+                    db: Some(db),
+                }),
+                path: path.to_owned(),
+                master,
+                scope,
+            }),
         })
     }
 
@@ -223,7 +242,46 @@ impl Inner {
     }
 
     fn read_txn(&self) -> StoreResult<ReadTransaction> {
-        self.db.begin_read().map_err(storage)
+        self.begin(|db| db.begin_read())
+    }
+
+    /// Begins a transaction, first opening the database again if an earlier I/O error left it
+    /// refusing transactions: once the disk has room again, the store works again without a
+    /// restart.
+    fn begin<T>(
+        &self,
+        begin: impl Fn(&Database) -> Result<T, redb::TransactionError>,
+    ) -> StoreResult<T> {
+        let epoch = {
+            let opened = self.db.read().expect("not poisoned");
+            if let Some(db) = &opened.db {
+                match begin(db).map_err(redb::Error::from) {
+                    Err(redb::Error::PreviousIo) => {}
+                    other => return other.map_err(storage),
+                }
+            }
+            opened.epoch
+        };
+        self.reopen(epoch)?;
+        let opened = self.db.read().expect("not poisoned");
+        let db = opened.db.as_ref().ok_or_else(|| {
+            StoreError::internal("The embedded store failed: it cannot be opened again.")
+        })?;
+        begin(db).map_err(storage)
+    }
+
+    fn reopen(&self, failed_epoch: u64) -> StoreResult<()> {
+        let mut opened = self.db.write().expect("not poisoned");
+        if opened.epoch != failed_epoch && opened.db.is_some() {
+            return Ok(());
+        }
+        // The old handle goes first: it holds the file's lock.
+        opened.db = None;
+        opened.epoch += 1;
+        let db = open_database(&self.path).map_err(storage)?;
+        tracing::warn!(path = %self.path.display(), "opened the embedded store again after an I/O error");
+        opened.db = Some(db);
+        Ok(())
     }
 
     /// Runs `operation` in one write transaction: committed (durably) when it succeeds,
@@ -232,16 +290,36 @@ impl Inner {
         &self,
         operation: impl FnOnce(&WriteTransaction) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        match operation(&txn) {
-            Ok(value) => {
-                txn.commit().map_err(storage)?;
-                Ok(value)
+        let txn = self.begin(|db| db.begin_write())?;
+        let written = match operation(&txn) {
+            Ok(value) => txn.commit().map(|()| value).map_err(storage),
+            Err(err) => txn.abort().map_err(storage).and(Err(err)),
+        };
+        if written
+            .as_ref()
+            .is_err_and(|err| err.code.is_server_fault())
+        {
+            self.recover();
+        }
+        written
+    }
+
+    /// After a write that failed in the store: if it left redb refusing transactions (an I/O
+    /// error does), opens the database again now, so that reads, which redb refuses only
+    /// later in the transaction, work again at once.
+    fn recover(&self) {
+        let epoch = {
+            let opened = self.db.read().expect("not poisoned");
+            let Some(db) = &opened.db else { return };
+            match db.begin_write().map_err(redb::Error::from) {
+                Err(redb::Error::PreviousIo) => {}
+                Ok(txn) => return drop(txn.abort()),
+                Err(_) => return,
             }
-            Err(err) => {
-                txn.abort().map_err(storage)?;
-                Err(err)
-            }
+            opened.epoch
+        };
+        if let Err(err) = self.reopen(epoch) {
+            tracing::warn!(error = %err.message, "the embedded store cannot be opened again yet");
         }
     }
 
