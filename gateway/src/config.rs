@@ -326,6 +326,9 @@ pub struct ServerSection {
     pub handshake_timeout_seconds: u64,
     /// A client that has not sent a request's headers by then is dropped.
     pub header_read_timeout_seconds: u64,
+    /// A request whose body has not fully arrived this long after its headers fails, and its
+    /// connection closes.
+    pub body_read_timeout_seconds: u64,
     /// An optional plain-HTTP listener for `/healthz`, `/readyz` and `/metrics` only.
     pub ops_listen: Option<SocketAddr>,
     /// Threads serving requests (default: `TOKIO_WORKER_THREADS`, else one per CPU).
@@ -341,6 +344,7 @@ impl Default for ServerSection {
             max_connections: 4096,
             handshake_timeout_seconds: 10,
             header_read_timeout_seconds: 10,
+            body_read_timeout_seconds: 10,
             ops_listen: None,
             worker_threads: None,
             reload_interval_seconds: 2,
@@ -730,6 +734,12 @@ impl Config {
         if self.server.header_read_timeout_seconds == 0 {
             return Err((
                 "server.header_read_timeout_seconds",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.server.body_read_timeout_seconds == 0 {
+            return Err((
+                "server.body_read_timeout_seconds",
                 "must be at least 1".into(),
             ));
         }

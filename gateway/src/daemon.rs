@@ -101,6 +101,7 @@ pub async fn run(
         max_connections: config.server.max_connections,
         handshake_timeout: Duration::from_secs(config.server.handshake_timeout_seconds),
         header_read_timeout: Duration::from_secs(config.server.header_read_timeout_seconds),
+        body_read_timeout: Duration::from_secs(config.server.body_read_timeout_seconds),
     };
     let (stop, stopping) = watch::channel(false);
     let stopped = move || {

@@ -1,18 +1,21 @@
 //! The mTLS listener: accepts connections, completes the handshake, learns who the caller is,
 //! and serves HTTP/1.1 and HTTP/2 on the connection with that identity attached.
 //!
-//! The defaults bound what one client can hold: a handshake and a request's headers must
-//! arrive within their timeouts, and connections beyond the limit wait in the accept queue.
+//! The defaults bound what one client can hold: a handshake, a request's headers and its body
+//! must arrive within their timeouts, and connections beyond the limit wait in the accept queue.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::response::Response;
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -35,6 +38,7 @@ pub struct Limits {
     pub max_connections: usize,
     pub handshake_timeout: Duration,
     pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 /// Where each new connection gets its TLS configuration, so certificates can change under a
@@ -68,7 +72,7 @@ pub enum Transport {
 /// What a listener serves: an axum `Router`, or any service of the same shape.
 pub trait App:
     tower::Service<
-        hyper::Request<Incoming>,
+        hyper::Request<Body>,
         Response = Response<Body>,
         Error = Infallible,
         Future: Send,
@@ -81,7 +85,7 @@ pub trait App:
 
 impl<S> App for S where
     S: tower::Service<
-            hyper::Request<Incoming>,
+            hyper::Request<Body>,
             Response = Response<Body>,
             Error = Infallible,
             Future: Send,
@@ -140,6 +144,7 @@ pub async fn serve<A: App>(
             app: app.clone(),
             builder: Arc::clone(&builder),
             handshake_timeout: limits.handshake_timeout,
+            body_read_timeout: limits.body_read_timeout,
             stopping: stopping.clone(),
         };
         connections.spawn(async move {
@@ -174,6 +179,7 @@ struct Connection<A> {
     app: A,
     builder: Arc<auto::Builder<TokioExecutor>>,
     handshake_timeout: Duration,
+    body_read_timeout: Duration,
     stopping: watch::Receiver<bool>,
 }
 
@@ -233,7 +239,10 @@ impl<A: App> Connection<A> {
         };
         let app = self.app.clone();
         let parent = connection_span.clone();
-        let service = tower::service_fn(move |mut request: hyper::Request<Incoming>| {
+        let body_read_timeout = self.body_read_timeout;
+        let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
+            let mut request =
+                request.map(|body| Body::new(DeadlineBody::new(body, body_read_timeout)));
             if let Some(peer) = &peer {
                 request.extensions_mut().insert(Arc::clone(peer));
             }
@@ -270,4 +279,52 @@ impl<A: App> Connection<A> {
 
 async fn stopped(mut stopping: watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
+}
+
+/// A request body that fails once its deadline passes before it has arrived in full: the
+/// header timeout does not cover the body, and a client sending one byte now and then would
+/// otherwise hold its connection for ever. (tower-http's body timeout restarts at every
+/// frame, which such a client satisfies.)
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive within the body read timeout")]
+struct BodyTimedOut;
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimedOut.into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

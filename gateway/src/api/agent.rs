@@ -158,7 +158,7 @@ fn parse_path_query(path: &str, query: Option<&str>) -> Result<AgentQuery, Refus
 /// because this listener serves nothing else and is the hot path of sidecar deployments.
 pub fn sidecar(state: AgentState) -> impl crate::server::App {
     let state = Arc::new(state);
-    tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+    tower::service_fn(move |request: hyper::Request<axum::body::Body>| {
         let state = Arc::clone(&state);
         async move {
             let (parts, _) = request.into_parts();
