@@ -8,15 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use bytes::Bytes;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
+use secrets_gateway_bench::Target;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -46,13 +43,6 @@ struct Args {
     /// A label copied into the output.
     #[arg(long, default_value = "")]
     label: String,
-}
-
-struct Target {
-    host: String,
-    port: u16,
-    path: String,
-    tls: Option<tokio_rustls::TlsConnector>,
 }
 
 struct Outcome {
@@ -105,39 +95,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn target(args: &Args) -> anyhow::Result<Target> {
-    let (tls, rest) = if let Some(rest) = args.url.strip_prefix("https://") {
-        (true, rest)
-    } else if let Some(rest) = args.url.strip_prefix("http://") {
-        (false, rest)
-    } else {
-        bail!("the URL must start with http:// or https://");
-    };
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let (host, port) = authority.rsplit_once(':').context("the URL needs a port")?;
-    let connector = if tls {
-        let ca = args.cacert.as_deref().context("https needs --cacert")?;
-        let identity = args.cert.as_deref().zip(args.key.as_deref());
-        let mut config = (*secrets_gateway_bench::client_config(ca, identity)?).clone();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Some(tokio_rustls::TlsConnector::from(Arc::new(config)))
-    } else {
-        None
-    };
-    Ok(Target {
-        host: host.trim_matches(['[', ']']).to_owned(),
-        port: port.parse()?,
-        path,
-        tls: connector,
-    })
+    let identity = args.cert.as_deref().zip(args.key.as_deref());
+    Target::new(&args.url, args.cacert.as_deref(), identity)
 }
 
 fn request_template(args: &Args, target: &Target) -> anyhow::Result<hyper::Request<Full<Bytes>>> {
     let mut builder = hyper::Request::builder()
         .method(args.method.as_str())
         .uri(target.path.as_str())
-        .header("host", format!("{}:{}", target.host, target.port));
+        .header("host", target.authority());
     for header in &args.headers {
         let (name, value) = header
             .split_once(':')
@@ -167,7 +133,7 @@ async fn connection(
         non_2xx: 0,
     };
     while Instant::now() < end {
-        let mut sender = match connect(target).await {
+        let mut sender = match target.connect().await {
             Ok(sender) => sender,
             Err(_) => {
                 outcome.errors += 1;
@@ -204,23 +170,4 @@ async fn connection(
         }
     }
     Ok(outcome)
-}
-
-async fn connect(target: &Target) -> anyhow::Result<http1::SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect((target.host.as_str(), target.port)).await?;
-    stream.set_nodelay(true)?;
-    match &target.tls {
-        Some(connector) => {
-            let name = ServerName::try_from(target.host.clone())?;
-            let stream = connector.connect(name, stream).await?;
-            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
-            Ok(sender)
-        }
-        None => {
-            let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
-            Ok(sender)
-        }
-    }
 }
