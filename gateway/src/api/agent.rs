@@ -146,7 +146,8 @@ pub async fn get_by_path(State(state): State<AgentState>, request: Request) -> R
     .await
 }
 
-fn parse_path_query(path: &str, query: Option<&str>) -> Result<AgentQuery, Refusal> {
+/// Parses `/v1/<secretId>` and its query string.
+pub fn parse_path_query(path: &str, query: Option<&str>) -> Result<AgentQuery, Refusal> {
     let encoded = path.strip_prefix("/v1/").unwrap_or_default();
     let secret_id = percent_encoding::percent_decode_str(encoded)
         .decode_utf8_lossy()

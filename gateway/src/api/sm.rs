@@ -167,7 +167,8 @@ pub async fn handle(State(service): State<SecretsService>, request: Request) -> 
     }
 }
 
-fn operation(headers: &HeaderMap) -> Result<Operation, ApiError> {
+/// The operation `X-Amz-Target` names, or the refusal of a missing, unknown or unsupported one.
+pub fn operation(headers: &HeaderMap) -> Result<Operation, ApiError> {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

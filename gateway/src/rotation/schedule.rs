@@ -92,7 +92,17 @@ fn parse_expression(expression: &str) -> StoreResult<Schedule> {
         "day" | "days" => 86_400,
         _ => return Err(unsupported()),
     };
-    Ok(Schedule::Every(Duration::from_secs(count * seconds)))
+    // At most AutomaticallyAfterDays' 1000 days: a longer period overflowed here, and its next
+    // date is beyond what a timestamp holds.
+    let period = count
+        .checked_mul(seconds)
+        .filter(|period| *period <= 1000 * 86_400)
+        .ok_or_else(|| {
+            StoreError::invalid_parameter(format!(
+                "ScheduleExpression {expression:?} is a rate of more than 1000 days."
+            ))
+        })?;
+    Ok(Schedule::Every(Duration::from_secs(period)))
 }
 
 /// EventBridge's six fields: minutes, hours, day of month, month, day of week (1–7 from
@@ -160,6 +170,9 @@ mod tests {
             rules(Some(0), None),
             rules(Some(1001), None),
             rules(None, Some("rate(0 hours)")),
+            rules(None, Some("rate(1001 days)")),
+            // Overflowed the period: a panic with overflow checks, a wrong period without.
+            rules(None, Some("rate(213503982334602 days)")),
             rules(None, Some("cron(0 12 * *)")),
             rules(None, Some("every day")),
             RotationRules {
