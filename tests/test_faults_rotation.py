@@ -53,6 +53,24 @@ def proxied_secret(sm, postgres, proxy, strategy) -> tuple[str, str, str]:
     return name, user, password
 
 
+def rotate_into_the_fault(make_gateway, postgres, proxy, strategy, step, trigger, hold):
+    """A gateway with `strategy`'s plugin starts rotating a proxied secret, and the proxy stops
+    the conversation at `trigger` (with `hold="answer"`, once the database has applied the new
+    password). Returns the gateway, its client, the secret's name, user and password, and the
+    rotation's token and pending fields."""
+    gateway = make_gateway(config=config_with_plugins((strategy, f"{strategy}.wasm", {})))
+    sm = gateway.client()
+    name, user, old = proxied_secret(sm, postgres, proxy, strategy)
+    proxy.arm(trigger, hold)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=f"plugin:{strategy}")["VersionId"]
+    assert proxy.triggered.wait(30), f"{step} never reached the database"
+    pending = json.loads(sm.get_secret_value(SecretId=name, VersionId=token)["SecretString"])
+    if hold == "answer":
+        wait_for(lambda: postgres.can_login(pending["username"], pending["password"]),
+                 what="the database to apply the new password")
+    return gateway, sm, name, user, old, token, pending
+
+
 def current_login(sm, name) -> tuple[str, str]:
     current = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
     return current["username"], current["password"]
@@ -71,16 +89,8 @@ def test_database_killed_during_a_step(make_gateway, postgres, proxy, strategy, 
     the database may hold it. Once the database is back, RotateSecret answers "A previous
     rotation isn't complete" and reattempts that rotation, with the same token and value, and
     it finishes; the rotated login works and keeps its privileges."""
-    gateway = make_gateway(config=config_with_plugins((strategy, f"{strategy}.wasm", {})))
-    sm = gateway.client()
-    name, user, old = proxied_secret(sm, postgres, proxy, strategy)
-    proxy.arm(trigger, hold)
-    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=f"plugin:{strategy}")["VersionId"]
-    assert proxy.triggered.wait(30), f"{step} never reached the database"
-    pending = json.loads(sm.get_secret_value(SecretId=name, VersionId=token)["SecretString"])
-    if hold == "answer":
-        wait_for(lambda: postgres.can_login(pending["username"], pending["password"]),
-                 what="the database to apply the new password")
+    gateway, sm, name, user, old, token, pending = rotate_into_the_fault(
+        make_gateway, postgres, proxy, strategy, step, trigger, hold)
     postgres.crash()
     proxy.cut()
 
@@ -114,16 +124,8 @@ def test_gateway_killed_during_set_or_test_secret_resumes_the_rotation(make_gate
     """SIGKILL while the step waits on the database (inside setSecret, after the database
     applied the new password). The next start resumes the rotation RotateSecret acknowledged,
     with its token and value, and it finishes once: AWSCURRENT is the new login and works."""
-    strategy = "postgres-single-user"
-    gateway = make_gateway(config=config_with_plugins((strategy, f"{strategy}.wasm", {})))
-    sm = gateway.client()
-    name, user, old = proxied_secret(sm, postgres, proxy, strategy)
-    proxy.arm(trigger, hold)
-    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=f"plugin:{strategy}")["VersionId"]
-    assert proxy.triggered.wait(30), f"{step} never reached the database"
-    pending = json.loads(sm.get_secret_value(SecretId=name, VersionId=token)["SecretString"])
-    if hold == "answer":
-        wait_for(lambda: postgres.can_login(user, pending["password"]), what="the database to apply it")
+    gateway, sm, name, user, old, token, pending = rotate_into_the_fault(
+        make_gateway, postgres, proxy, "postgres-single-user", step, trigger, hold)
     gateway.stop(signal.SIGKILL)
     proxy.cut()
 

@@ -7,23 +7,11 @@ import time
 
 from databases import ADMIN_PASSWORD
 from conftest import AWS_ENV
-from harness import plugin_entry, plugin_path, remember_secret
-from test_aws_backend import aws_config
+from harness import remember_secret
 from test_rotation import wait_for
+from test_rotation_aws import CACHE_TTL_SECONDS, rotating_aws_config
 
-REFRESH_SECONDS = 2
 ROTATIONS = 2
-
-
-def replica_config(proxy) -> str:
-    plugin = plugin_entry("postgres-alternating-users", plugin_path("postgres-alternating-users.wasm"),
-                          extra='sql_hosts = ["127.0.0.1"]\nmaster_secrets = ["db/replicas-master"]')
-    return aws_config(proxy, ttl=REFRESH_SECONDS, refresh_ahead=1) + f"""
-[rotation]
-retry_attempts = 3
-retry_delay_seconds = 0.5
-schedule_check_seconds = 0.5
-{plugin}"""
 
 
 def test_three_replicas_rotate_on_schedule_under_load(make_gateway, proxy, postgres):
@@ -31,7 +19,8 @@ def test_three_replicas_rotate_on_schedule_under_load(make_gateway, proxy, postg
     and log in with it as fast as they can. Each rotation runs once, on one replica; each
     replica serves the new value within its refresh interval (plus one schedule check); no
     login fails, and no read does."""
-    replicas = [make_gateway(config=replica_config(proxy), env=AWS_ENV) for _ in range(3)]
+    config = rotating_aws_config(proxy, "postgres-alternating-users", 'master_secrets = ["db/replicas-master"]')
+    replicas = [make_gateway(config=config, env=AWS_ENV) for _ in range(3)]
     sm = replicas[0].client()
     user, password = "replicated", "replicated-initial-9c2f"
     remember_secret(password)
@@ -74,7 +63,7 @@ def test_three_replicas_rotate_on_schedule_under_load(make_gateway, proxy, postg
             for replica in replicas:
                 reader = replica.client()
                 wait_for(lambda: reader.get_secret_value(SecretId=name)["SecretString"] == new,
-                         timeout=REFRESH_SECONDS + 10, what="every replica to serve the new value")
+                         timeout=CACHE_TTL_SECONDS + 10, what="every replica to serve the new value")
             lag.append(time.monotonic() - started)
     finally:
         stop.set()

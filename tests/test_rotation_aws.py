@@ -11,15 +11,19 @@ from test_aws_backend import aws_config
 from test_rotation import assert_rotated_once, database_secret, stages, wait_for
 
 
-def rotating_aws_config(proxy) -> str:
-    plugin = plugin_entry("postgres-single-user", plugin_path("postgres-single-user.wasm"),
-                          extra='sql_hosts = ["127.0.0.1"]')
-    return aws_config(proxy, ttl=2, refresh_ahead=1) + f"""
+CACHE_TTL_SECONDS = 2
+
+
+def rotating_aws_config(proxy, plugin: str = "postgres-single-user", grant: str = "") -> str:
+    """The aws backend with a short cache TTL, fast retries, and `plugin` granted loopback
+    databases and `grant`."""
+    entry = plugin_entry(plugin, plugin_path(f"{plugin}.wasm"), extra=f'sql_hosts = ["127.0.0.1"]\n{grant}')
+    return aws_config(proxy, ttl=CACHE_TTL_SECONDS, refresh_ahead=1) + f"""
 [rotation]
 retry_attempts = 2
 retry_delay_seconds = 0.2
 schedule_check_seconds = 0.5
-{plugin}"""
+{entry}"""
 
 
 def test_rotation_with_the_aws_backend_keeps_its_settings_in_tags(make_gateway, proxy, postgres):

@@ -314,24 +314,22 @@ impl Worker {
         self.rng.below(below)
     }
 
-    fn slot(&self, kind: Kind, index: usize) -> &Arc<Slot> {
-        match kind {
-            Kind::Written => &self.shared.written[index],
-            Kind::Rotated => &self.shared.rotated[index],
-        }
-    }
-
-    /// Any secret of the soak, written or rotated.
-    fn any_slot(&mut self) -> Option<(Kind, usize)> {
+    /// Any secret of the soak, written or rotated: its kind, its index among its kind, its slot.
+    fn any_slot(&mut self) -> Option<(Kind, usize, Arc<Slot>)> {
         let (written, rotated) = (self.shared.written.len(), self.shared.rotated.len());
         if written + rotated == 0 {
             return None;
         }
         let pick = self.random(written + rotated);
         Some(if pick < written {
-            (Kind::Written, pick)
+            (Kind::Written, pick, Arc::clone(&self.shared.written[pick]))
         } else {
-            (Kind::Rotated, pick - written)
+            let index = pick - written;
+            (
+                Kind::Rotated,
+                index,
+                Arc::clone(&self.shared.rotated[index]),
+            )
         })
     }
 
@@ -351,10 +349,9 @@ impl Worker {
     }
 
     async fn read(&mut self) {
-        let Some((kind, index)) = self.any_slot() else {
+        let Some((kind, index, slot)) = self.any_slot() else {
             return;
         };
-        let slot = Arc::clone(self.slot(kind, index));
         let generation = slot.current.read().await;
         if !generation.live {
             return;
@@ -520,10 +517,9 @@ impl Worker {
     }
 
     async fn describe(&mut self) {
-        let Some((kind, index)) = self.any_slot() else {
+        let Some((_, _, slot)) = self.any_slot() else {
             return;
         };
-        let slot = Arc::clone(self.slot(kind, index));
         let generation = slot.current.read().await;
         if !generation.live {
             return;
